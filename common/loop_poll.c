@@ -1,0 +1,303 @@
+/*
+ * The event loop on poll(2) and signalfd(2).
+ *
+ * This is the loop of the daemon and of the unikernel. When ICE arrives,
+ * libnice's GLib context joins it the documented way (g_main_context_query,
+ * then _check and _dispatch around our poll) instead of the other way round,
+ * so protocol code and the unikernel never need GLib.
+ *
+ * The daemon watches a handful of descriptors, so a linear scan is the
+ * simplest correct structure; the data plane uses its own threads.
+ */
+#define _GNU_SOURCE
+#include "sp_platform.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+struct sp_watch {
+	sp_loop *loop;
+	int fd;
+	unsigned events;
+	sp_io_cb cb;
+	void *arg;
+	bool dead;
+	sp_watch *next;
+};
+
+struct sp_timer {
+	uint64_t due;
+	uint64_t seq;   /* keeps equal deadlines in arming order */
+	sp_timer_cb cb;
+	void *arg;
+	bool dead;
+	sp_timer *next;
+};
+
+struct signal_handler {
+	int signo;
+	sp_signal_cb cb;
+	void *arg;
+};
+
+struct sp_loop {
+	sp_watch *watches;
+	sp_timer *timers;          /* sorted by (due, seq) */
+	uint64_t seq;
+	bool stop;
+	int sigfd;
+	sigset_t sigmask;
+	struct signal_handler sig[8];
+	size_t nsig;
+	sp_watch *sigwatch;
+};
+
+int
+sp_loop_new(sp_loop **out)
+{
+	sp_loop *l = calloc(1, sizeof(*l));
+
+	if (l == NULL)
+		return SP_ENOMEM;
+	l->sigfd = -1;
+	sigemptyset(&l->sigmask);
+	*out = l;
+	return SP_OK;
+}
+
+static void
+reap(sp_loop *l)
+{
+	sp_watch **wp = &l->watches;
+	sp_timer **tp = &l->timers;
+
+	while (*wp != NULL) {
+		sp_watch *w = *wp;
+		if (w->dead) {
+			*wp = w->next;
+			free(w);
+		} else {
+			wp = &w->next;
+		}
+	}
+	while (*tp != NULL) {
+		sp_timer *t = *tp;
+		if (t->dead) {
+			*tp = t->next;
+			free(t);
+		} else {
+			tp = &t->next;
+		}
+	}
+}
+
+void
+sp_loop_free(sp_loop *l)
+{
+	if (l == NULL)
+		return;
+	for (sp_watch *w = l->watches; w != NULL; w = w->next)
+		w->dead = true;
+	for (sp_timer *t = l->timers; t != NULL; t = t->next)
+		t->dead = true;
+	reap(l);
+	if (l->sigfd >= 0) {
+		close(l->sigfd);
+		sigprocmask(SIG_UNBLOCK, &l->sigmask, NULL);
+	}
+	free(l);
+}
+
+int
+sp_loop_watch(sp_loop *l, int fd, unsigned events, sp_io_cb cb, void *arg,
+    sp_watch **out)
+{
+	sp_watch *w = calloc(1, sizeof(*w));
+
+	if (w == NULL)
+		return SP_ENOMEM;
+	w->loop = l;
+	w->fd = fd;
+	w->events = events;
+	w->cb = cb;
+	w->arg = arg;
+	w->next = l->watches;
+	l->watches = w;
+	if (out != NULL)
+		*out = w;
+	return SP_OK;
+}
+
+void
+sp_watch_set_events(sp_watch *w, unsigned events)
+{
+	w->events = events;
+}
+
+void
+sp_watch_cancel(sp_watch *w)
+{
+	if (w != NULL)
+		w->dead = true;
+}
+
+int
+sp_loop_timer(sp_loop *l, uint64_t delay_ms, sp_timer_cb cb, void *arg,
+    sp_timer **out)
+{
+	sp_timer *t = calloc(1, sizeof(*t)), **p;
+
+	if (t == NULL)
+		return SP_ENOMEM;
+	t->due = sp_clock_mono_ms() + delay_ms;
+	t->seq = l->seq++;
+	t->cb = cb;
+	t->arg = arg;
+	for (p = &l->timers; *p != NULL && (*p)->due <= t->due; p = &(*p)->next)
+		;
+	t->next = *p;
+	*p = t;
+	if (out != NULL)
+		*out = t;
+	return SP_OK;
+}
+
+void
+sp_timer_cancel(sp_timer *t)
+{
+	if (t != NULL)
+		t->dead = true;
+}
+
+static void
+on_signalfd(void *arg, int fd, unsigned events)
+{
+	sp_loop *l = arg;
+	struct signalfd_siginfo si;
+
+	(void)events;
+	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		for (size_t i = 0; i < l->nsig; i++)
+			if (l->sig[i].signo == (int)si.ssi_signo)
+				l->sig[i].cb(l->sig[i].arg, (int)si.ssi_signo);
+}
+
+int
+sp_loop_signal(sp_loop *l, int signo, sp_signal_cb cb, void *arg)
+{
+	int fd, rc;
+
+	if (l->nsig == sizeof(l->sig) / sizeof(l->sig[0]))
+		return SP_ENOMEM;
+	sigaddset(&l->sigmask, signo);
+	if (sigprocmask(SIG_BLOCK, &l->sigmask, NULL) != 0)
+		return SP_EIO;
+	fd = signalfd(l->sigfd, &l->sigmask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0)
+		return SP_EIO;
+	if (l->sigfd < 0) {
+		l->sigfd = fd;
+		rc = sp_loop_watch(l, fd, SP_IO_READ, on_signalfd, l, &l->sigwatch);
+		if (rc != SP_OK)
+			return rc;
+	}
+	l->sig[l->nsig].signo = signo;
+	l->sig[l->nsig].cb = cb;
+	l->sig[l->nsig].arg = arg;
+	l->nsig++;
+	return SP_OK;
+}
+
+static void
+run_timers(sp_loop *l)
+{
+	uint64_t now = sp_clock_mono_ms(), armed_before = l->seq;
+
+	/* A timer armed by a callback waits for the next pass, even with a
+	 * zero delay, so a callback that re-arms itself cannot starve I/O. */
+	for (sp_timer *t = l->timers; t != NULL && t->due <= now && !l->stop;
+	    t = t->next) {
+		if (t->dead || t->seq >= armed_before)
+			continue;
+		t->dead = true;
+		t->cb(t->arg);
+	}
+}
+
+int
+sp_loop_run(sp_loop *l)
+{
+	struct pollfd *pfd = NULL;
+	sp_watch **who = NULL;
+	size_t cap = 0;
+
+	l->stop = false;
+	while (!l->stop) {
+		size_t n = 0;
+		int timeout = -1, rc;
+
+		reap(l);
+		for (sp_watch *w = l->watches; w != NULL; w = w->next)
+			n++;
+		if (n > cap) {
+			struct pollfd *np = realloc(pfd, n * sizeof(*pfd));
+			sp_watch **nw;
+			if (np != NULL)
+				pfd = np;
+			nw = np != NULL ? realloc(who, n * sizeof(*who)) : NULL;
+			if (nw == NULL) {
+				free(pfd);
+				free(who);
+				return SP_ENOMEM;
+			}
+			who = nw;
+			cap = n;
+		}
+		n = 0;
+		for (sp_watch *w = l->watches; w != NULL; w = w->next) {
+			pfd[n].fd = w->fd;
+			pfd[n].events = (short)((w->events & SP_IO_READ ? POLLIN : 0) |
+			    (w->events & SP_IO_WRITE ? POLLOUT : 0));
+			pfd[n].revents = 0;
+			who[n++] = w;
+		}
+		if (l->timers != NULL) {
+			uint64_t now = sp_clock_mono_ms();
+			uint64_t due = l->timers->due;
+			timeout = due <= now ? 0 : (int)(due - now > 60000 ? 60000 : due - now);
+		}
+		rc = poll(pfd, n, timeout);
+		if (rc < 0 && errno != EINTR) {
+			free(pfd);
+			free(who);
+			return SP_EIO;
+		}
+		for (size_t i = 0; rc > 0 && i < n && !l->stop; i++) {
+			unsigned ev = 0;
+			if (pfd[i].revents == 0 || who[i]->dead)
+				continue;
+			if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+				ev |= SP_IO_READ;
+			if (pfd[i].revents & (POLLOUT | POLLERR))
+				ev |= SP_IO_WRITE;
+			who[i]->cb(who[i]->arg, who[i]->fd, ev);
+		}
+		run_timers(l);
+	}
+	reap(l);
+	free(pfd);
+	free(who);
+	return SP_OK;
+}
+
+void
+sp_loop_stop(sp_loop *l)
+{
+	l->stop = true;
+}

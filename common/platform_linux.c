@@ -1,0 +1,270 @@
+/* The Linux implementation of the clock, randomness, sockets and TUN. */
+#define _GNU_SOURCE
+#include "sp_platform.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+uint64_t
+sp_clock_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int64_t
+sp_clock_wall(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+void
+sp_random(void *buf, size_t len)
+{
+	randombytes_buf(buf, len);
+}
+
+int
+sp_addr_parse(const char *text, struct sockaddr_storage *out, socklen_t *len)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *port_s, *end;
+	size_t hlen;
+	unsigned long port;
+	char *ep;
+
+	if (text[0] == '[') {
+		end = strchr(text, ']');
+		if (end == NULL || end[1] != ':')
+			return SP_EINVAL;
+		hlen = (size_t)(end - text - 1);
+		if (hlen >= sizeof(host))
+			return SP_EINVAL;
+		memcpy(host, text + 1, hlen);
+		port_s = end + 2;
+	} else {
+		end = strrchr(text, ':');
+		if (end == NULL || memchr(text, ':', (size_t)(end - text)) != NULL)
+			return SP_EINVAL;
+		hlen = (size_t)(end - text);
+		if (hlen >= sizeof(host))
+			return SP_EINVAL;
+		memcpy(host, text, hlen);
+		port_s = end + 1;
+	}
+	host[hlen] = '\0';
+	if (*port_s < '0' || *port_s > '9')
+		return SP_EINVAL;
+	errno = 0;
+	port = strtoul(port_s, &ep, 10);
+	if (errno != 0 || *ep != '\0' || port > 65535)
+		return SP_EINVAL;
+
+	memset(out, 0, sizeof(*out));
+	if (text[0] == '[') {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)out;
+		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
+			return SP_EINVAL;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)out;
+		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+			return SP_EINVAL;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		*len = sizeof(*s4);
+	}
+	return SP_OK;
+}
+
+const char *
+sp_addr_format(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(s6->sin6_port));
+	} else if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(s4->sin_port));
+	} else {
+		snprintf(buf, len, "(family %d)", sa->sa_family);
+	}
+	return buf;
+}
+
+static int
+inet_socket(const struct sockaddr *addr, socklen_t len, int type, int *out,
+    sp_errmsg *e)
+{
+	char where[64];
+	int fd, one = 1;
+
+	fd = socket(addr->sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return sp_errf(e, SP_EIO, "socket: %s", strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* A v6 listener serves v6 only; v4 gets its own socket, so that the
+	 * configured addresses are exactly the ones served. */
+	if (addr->sa_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, addr, len) != 0) {
+		int err = errno;
+		close(fd);
+		return sp_errf(e, err == EACCES ? SP_EPERM : SP_EIO,
+		    "bind %s: %s", sp_addr_format(addr, where, sizeof(where)),
+		    strerror(err));
+	}
+	*out = fd;
+	return SP_OK;
+}
+
+int
+sp_udp_bind(const struct sockaddr *addr, socklen_t len, int *fd, sp_errmsg *e)
+{
+	return inet_socket(addr, len, SOCK_DGRAM, fd, e);
+}
+
+int
+sp_tcp_listen(const struct sockaddr *addr, socklen_t len, int *fd, sp_errmsg *e)
+{
+	char where[64];
+	int rc, s;
+
+	rc = inet_socket(addr, len, SOCK_STREAM, &s, e);
+	if (rc != SP_OK)
+		return rc;
+	if (listen(s, 128) != 0) {
+		rc = sp_errf(e, SP_EIO, "listen %s: %s",
+		    sp_addr_format(addr, where, sizeof(where)), strerror(errno));
+		close(s);
+		return rc;
+	}
+	*fd = s;
+	return SP_OK;
+}
+
+static int
+unix_addr(const char *path, struct sockaddr_un *sun, sp_errmsg *e)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun->sun_path))
+		return sp_errf(e, SP_EINVAL, "%s: socket path too long (max %zu)",
+		    path, sizeof(sun->sun_path) - 1);
+	memcpy(sun->sun_path, path, strlen(path) + 1);
+	return SP_OK;
+}
+
+int
+sp_unix_connect(const char *path, int *fd, sp_errmsg *e)
+{
+	struct sockaddr_un sun;
+	int s, rc;
+
+	if ((rc = unix_addr(path, &sun, e)) != SP_OK)
+		return rc;
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return sp_errf(e, SP_EIO, "socket: %s", strerror(errno));
+	if (connect(s, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		int err = errno;
+		close(s);
+		if (err == ENOENT || err == ECONNREFUSED)
+			return sp_errf(e, SP_ENOTRUNNING,
+			    "signpostd is not running (nothing listens on %s)", path);
+		if (err == EACCES)
+			return sp_errf(e, SP_EPERM, "%s: %s", path, strerror(err));
+		return sp_errf(e, SP_EIO, "connect %s: %s", path, strerror(err));
+	}
+	*fd = s;
+	return SP_OK;
+}
+
+int
+sp_unix_listen(const char *path, unsigned mode, int *fd, sp_errmsg *e)
+{
+	struct sockaddr_un sun;
+	mode_t old;
+	int s, rc, probe;
+
+	if ((rc = unix_addr(path, &sun, e)) != SP_OK)
+		return rc;
+	rc = sp_unix_connect(path, &probe, NULL);
+	if (rc == SP_OK) {
+		close(probe);
+		return sp_errf(e, SP_EEXIST,
+		    "%s: another signpostd is already running", path);
+	}
+	if (unlink(path) != 0 && errno != ENOENT)
+		return sp_errf(e, SP_EIO, "unlink %s: %s", path, strerror(errno));
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return sp_errf(e, SP_EIO, "socket: %s", strerror(errno));
+	/* The umask makes the socket private from the moment it exists; the
+	 * chmod afterwards only widens it when a caller asks for that. */
+	old = umask(0177);
+	rc = bind(s, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (rc != 0 || chmod(path, mode) != 0 || listen(s, 16) != 0) {
+		rc = sp_errf(e, SP_EIO, "%s: %s", path, strerror(errno));
+		close(s);
+		return rc;
+	}
+	*fd = s;
+	return SP_OK;
+}
+
+int
+sp_tun_open(const char *name, int *fd, char *ifname, sp_errmsg *e)
+{
+	struct ifreq ifr;
+	int t;
+
+	t = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	if (t < 0)
+		return sp_errf(e, errno == EACCES || errno == EPERM ? SP_EPERM : SP_EIO,
+		    "/dev/net/tun: %s", strerror(errno));
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	if (name != NULL) {
+		if (strlen(name) >= IFNAMSIZ) {
+			close(t);
+			return sp_errf(e, SP_EINVAL, "interface name '%s' is too long", name);
+		}
+		memcpy(ifr.ifr_name, name, strlen(name));
+	}
+	if (ioctl(t, TUNSETIFF, &ifr) != 0) {
+		int err = errno;
+		close(t);
+		return sp_errf(e, err == EPERM ? SP_EPERM : SP_EIO,
+		    "TUNSETIFF %s: %s", name != NULL ? name : "", strerror(err));
+	}
+	memcpy(ifname, ifr.ifr_name, IFNAMSIZ);
+	ifname[IFNAMSIZ - 1] = '\0';
+	*fd = t;
+	return SP_OK;
+}

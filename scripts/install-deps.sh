@@ -1,0 +1,32 @@
+#!/bin/sh
+# Install the Debian 12 packages Signpost needs to build and test, and only
+# those that are missing, so that `make run` and `make test` work on a fresh
+# machine and cost nothing on a ready one. Non-interactive; needs root when
+# something is missing.
+set -eu
+
+# Build: compiler, CMake, pkg-config, and the chosen libraries.
+BUILD="gcc make cmake pkg-config clang libldns-dev libsodium-dev libnice-dev
+libcurl4-openssl-dev libssl-dev libqrencode-dev libcmocka-dev"
+# Tests: the real peers the system tests talk to.
+#   ldnsutils: ldns-key2ds, ldns-verify-zone; bind9-dnsutils: delv, dig;
+#   unbound: unbound-checkconf and the validating resolver; iproute2: ip netns.
+TEST="ldnsutils bind9-dnsutils unbound iproute2 procps"
+
+missing=""
+for p in $BUILD $TEST; do
+	status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	[ "$status" = "installed" ] || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+echo "install-deps: installing:$missing"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: these Debian packages are missing; run as root or install them:$missing" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
+echo "install-deps: done"

@@ -1,0 +1,29 @@
+/* The signpost CLI: one function per subcommand, dispatched from cli.c. */
+#ifndef SP_CLI_H
+#define SP_CLI_H
+
+#include "sp_cloud.h"
+#include "sp_platform.h"
+
+/* Exit codes: 0 ok, 1 failure, 2 usage, 3 daemon not running. */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2, CLI_NOTRUNNING = 3 };
+
+struct cli {
+	const char *prog;
+	char state_dir[4096];
+};
+
+int cli_init(struct cli *c, int argc, char **argv);
+int cli_status(struct cli *c, int argc, char **argv);
+int cli_zone(struct cli *c, int argc, char **argv);
+int cli_keys(struct cli *c, int argc, char **argv);
+
+/* Open the state store and load the cloud; prints the error and returns
+ * CLI_FAIL on failure. */
+int cli_open(struct cli *c, sp_store **store, sp_cloud *cloud);
+/* Print "signpost: <msg>" to stderr and return code. */
+int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Print a JSON string literal. */
+void cli_json_string(const char *s);
+
+#endif

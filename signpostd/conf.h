@@ -1,0 +1,29 @@
+/*
+ * signpostd's configuration file (docs/signpost.conf.md). Parsing is pure:
+ * sp_conf_parse takes the file's text; sp_conf_load is the I/O adapter.
+ * Command-line flags are applied after the file, so they win.
+ */
+#ifndef SP_CONF_H
+#define SP_CONF_H
+
+#include <stdio.h>
+
+#include "sp_err.h"
+
+typedef struct sp_conf {
+	char state_dir[4096];        /* "" = not set */
+	char passphrase_file[4096];  /* "" = not set */
+	int log_syslog;              /* -1 = not set, else 0 or 1 */
+	int log_level;               /* -1 = not set, else enum sp_log_level */
+	unsigned line_of[8];         /* where each option was set, for duplicates */
+} sp_conf;
+
+void sp_conf_init(sp_conf *c);
+/* what names the input in messages ("file:line: problem"). */
+int sp_conf_parse(sp_conf *c, const char *what, const char *text, size_t len,
+    sp_errmsg *e);
+int sp_conf_load(sp_conf *c, const char *path, sp_errmsg *e);
+/* The effective configuration, in the file's own syntax (signpostd -n). */
+void sp_conf_print(const sp_conf *c, FILE *f);
+
+#endif

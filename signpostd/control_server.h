@@ -1,0 +1,19 @@
+/* The control socket's server side: an adapter between the event loop and
+ * a handler that turns a parsed request into a reply. */
+#ifndef SP_CONTROL_SERVER_H
+#define SP_CONTROL_SERVER_H
+
+#include "control.h"
+#include "sp_platform.h"
+
+typedef void (*sp_ctl_handler)(void *arg, const sp_ctl_request *req,
+    sp_ctl_reply *reply);
+typedef struct sp_ctl_server sp_ctl_server;
+
+/* Listen at path (mode 0600). Only our own uid and root may talk to it. */
+int sp_ctl_server_start(sp_loop *loop, const char *path, sp_ctl_handler handler,
+    void *arg, sp_ctl_server **out, sp_errmsg *e);
+/* Close every connection, remove the socket file, free. NULL is a no-op. */
+void sp_ctl_server_stop(sp_ctl_server *s);
+
+#endif

@@ -1,0 +1,28 @@
+/* signpostd's process state: what the roles share. */
+#ifndef SP_DAEMON_H
+#define SP_DAEMON_H
+
+#include <stdint.h>
+
+#include "control_server.h"
+#include "sp_cloud.h"
+#include "sp_key.h"
+#include "sp_platform.h"
+
+typedef struct sp_daemon {
+	sp_loop *loop;
+	sp_store *store;
+	char state_dir[4096];
+	sp_cloud cloud;
+	sp_key **keys;           /* owned, with private halves */
+	size_t nkeys;
+	sp_ctl_server *ctl;
+	uint64_t started_mono;   /* ms */
+	int64_t started_wall;    /* s */
+	int exit_signal;
+} sp_daemon;
+
+/* The control requests the daemon answers (daemon_ctl.c). */
+void sp_daemon_ctl(void *arg, const sp_ctl_request *req, sp_ctl_reply *reply);
+
+#endif
