@@ -126,7 +126,11 @@ inet_socket(const struct sockaddr *addr, socklen_t len, int type, int *out,
 	fd = socket(addr->sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return sp_errf(e, SP_EIO, "socket: %s", strerror(errno));
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* TCP needs SO_REUSEADDR to rebind past TIME_WAIT after a restart. On
+	 * Linux it would let a second UDP socket bind the same port and take
+	 * the traffic silently, so UDP does without it. */
+	if (type == SOCK_STREAM)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	/* A v6 listener serves v6 only; v4 gets its own socket, so that the
 	 * configured addresses are exactly the ones served. */
 	if (addr->sa_family == AF_INET6)
@@ -208,6 +212,7 @@ int
 sp_unix_listen(const char *path, unsigned mode, int *fd, sp_errmsg *e)
 {
 	struct sockaddr_un sun;
+	struct stat st;
 	mode_t old;
 	int s, rc, probe;
 
@@ -219,8 +224,14 @@ sp_unix_listen(const char *path, unsigned mode, int *fd, sp_errmsg *e)
 		return sp_errf(e, SP_EEXIST,
 		    "%s: another signpostd is already running", path);
 	}
-	if (unlink(path) != 0 && errno != ENOENT)
-		return sp_errf(e, SP_EIO, "unlink %s: %s", path, strerror(errno));
+	/* Only a socket is ours to replace: a misconfigured path must not
+	 * cost someone a file. */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			return sp_errf(e, SP_EEXIST, "%s exists and is not a socket", path);
+		if (unlink(path) != 0)
+			return sp_errf(e, SP_EIO, "unlink %s: %s", path, strerror(errno));
+	}
 	s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return sp_errf(e, SP_EIO, "socket: %s", strerror(errno));

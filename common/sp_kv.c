@@ -33,10 +33,16 @@ sp_kv_next(sp_wire *r, const char *what, unsigned *lineno, sp_kv *kv, sp_errmsg 
 		while (i < n && !is_space(line[i])) {
 			char c = line[i];
 			if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-') ||
-			    k == sizeof(kv->key) - 1)
+			    k == sizeof(kv->key) - 1) {
+				/* The line is not NUL-terminated: name the key by
+				 * scanning only up to the end of the line. */
+				size_t end = i;
+				while (end < n && !is_space(line[end]))
+					end++;
 				return sp_errf(e, SP_ECONFIG,
 				    "%s:%u: '%.*s' is not a valid option name", what, *lineno,
-				    (int)strcspn(line + i - k, " \t"), line + i - k);
+				    (int)(end - (i - k)), line + i - k);
+			}
 			kv->key[k++] = c;
 			i++;
 		}

@@ -196,7 +196,7 @@ sp_wire_put_u32le(sp_wire *w, uint32_t v)
 static inline void
 sp_wire_put(sp_wire *w, const void *data, size_t n)
 {
-	if (n == 0 || !sp_wire_wneed(w, n))
+	if (!sp_wire_wneed(w, n) || n == 0)
 		return;
 	memcpy(w->buf + w->pos, data, n);
 	w->pos += n;

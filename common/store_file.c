@@ -252,6 +252,13 @@ fs_list(sp_store *s, const char *dir, int (*cb)(void *, const char *), void *arg
 		snprintf(full, sizeof(full), "%s%s%s", dir, dir[0] ? "/" : "", de->d_name);
 		if (de->d_name[0] == '.' || !sp_store_name_ok(full))
 			continue;
+		/* Folders are not names: only what sp_store_get can read is listed. */
+		{
+			struct stat st;
+			if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+			    !S_ISREG(st.st_mode))
+				continue;
+		}
 		if (n == cap) {
 			char **nn = realloc(names, (cap = cap ? cap * 2 : 16) * sizeof(*names));
 			if (nn == NULL) {

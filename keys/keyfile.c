@@ -311,7 +311,7 @@ parse_fields(const char *text, size_t len, struct parsed *p, sp_errmsg *e)
 		if (got_sum)
 			return sp_errf(e, SP_ECORRUPT, "line %zu: data after the checksum", lineno);
 		if (!had_lf || memchr(line, '\0', n) != NULL)
-			return sp_errf(e, SP_ECORRUPT, "line %zu: truncated", lineno);
+			return sp_errf(e, SP_ECORRUPT, "truncated: line %zu is incomplete", lineno);
 		if (sp == NULL || klen >= sizeof(key) || vlen == 0 || vlen >= sizeof(p->val[0]))
 			return sp_errf(e, SP_ECORRUPT, "line %zu: malformed", lineno);
 		memcpy(key, line, klen);
@@ -336,7 +336,10 @@ parse_fields(const char *text, size_t len, struct parsed *p, sp_errmsg *e)
 			char hex[2 * sizeof(got) + 1];
 			size_t bin;
 
-			if (vlen != 2 * sizeof(got))
+			/* Lowercase only: one file has exactly one valid checksum
+			 * line, so no bit of the file can change unnoticed. */
+			if (vlen != 2 * sizeof(got) ||
+			    strspn(line + klen + 1, "0123456789abcdef") < vlen)
 				return sp_errf(e, SP_ECORRUPT, "line %zu: malformed checksum", lineno);
 			memcpy(hex, line + klen + 1, vlen);
 			hex[vlen] = '\0';

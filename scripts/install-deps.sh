@@ -10,8 +10,9 @@ BUILD="gcc make cmake pkg-config clang libldns-dev libsodium-dev libnice-dev
 libcurl4-openssl-dev libssl-dev libqrencode-dev libcmocka-dev"
 # Tests: the real peers the system tests talk to.
 #   ldnsutils: ldns-key2ds, ldns-verify-zone; bind9-dnsutils: delv, dig;
-#   unbound: unbound-checkconf and the validating resolver; iproute2: ip netns.
-TEST="ldnsutils bind9-dnsutils unbound iproute2 procps"
+#   unbound: unbound-checkconf and the validating resolver; iproute2: ip netns;
+#   jq: checks the JSON the CLI prints.
+TEST="ldnsutils bind9-dnsutils unbound iproute2 procps jq"
 
 missing=""
 for p in $BUILD $TEST; do

@@ -48,8 +48,13 @@ int
 cli_open(struct cli *c, sp_store **store, sp_cloud *cloud)
 {
 	sp_errmsg e;
+	int rc = sp_store_open_dir(c->state_dir, 0, store, &e);
 
-	if (sp_store_open_dir(c->state_dir, 0, store, &e) != SP_OK)
+	if (rc == SP_ENOENT)
+		return cli_error(CLI_FAIL, "state directory %s does not exist; create a "
+		    "personal cloud with 'signpost init --zone ZONE --name NAME'",
+		    c->state_dir);
+	if (rc != SP_OK)
 		return cli_error(CLI_FAIL, "%s", e.msg);
 	if (sp_cloud_load(*store, cloud, &e) != SP_OK) {
 		sp_store_close(*store);

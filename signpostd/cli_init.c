@@ -39,6 +39,10 @@ cli_init(struct cli *c, int argc, char **argv)
 	}
 	if (zone == NULL || name == NULL || optind != argc)
 		goto usage;
+	/* Check the names before anything is created on disk. */
+	if (sp_zone_name_canon(zone, fqdn, sizeof(fqdn), &e) != SP_OK ||
+	    sp_device_name_check(name, &e) != SP_OK)
+		return cli_error(CLI_USAGE, "%s", e.msg);
 	if (passfile != NULL && sp_passphrase_read(passfile, &pass, &passlen, &e) != SP_OK)
 		return cli_error(CLI_FAIL, "%s", e.msg);
 	if (sp_store_open_dir(c->state_dir, SP_STORE_CREATE, &store, &e) != SP_OK) {

@@ -28,6 +28,8 @@ sp_ctl_request_parse(const char *line, size_t len, sp_ctl_request *req,
 	while (i < len) {
 		if (req->nwords == SP_CTL_MAX_WORDS)
 			return sp_errf(e, SP_EPROTO, "more than %d words", SP_CTL_MAX_WORDS);
+		if (req->buf[i] == ' ')
+			return sp_errf(e, SP_EPROTO, "words are separated by one space");
 		req->word[req->nwords++] = &req->buf[i];
 		while (i < len && req->buf[i] != ' ') {
 			unsigned char c = (unsigned char)req->buf[i];
@@ -213,6 +215,15 @@ sp_ctl_reply_parse(const char *text, size_t len,
 		}
 		if ((tab = memchr(line, '\t', n)) == NULL || tab == line)
 			return sp_errf(e, SP_EPROTO, "malformed field in reply from signpostd");
+		/* Names are [a-z0-9-] with an optional "[]"; values have no
+		 * control bytes. Checking here also keeps NULs out of strndup. */
+		for (const char *p = line; p < tab; p++)
+			if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+			    *p == '-' || *p == '[' || *p == ']'))
+				return sp_errf(e, SP_EPROTO, "malformed field name in reply");
+		for (const char *p = tab + 1; p < line + n; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				return sp_errf(e, SP_EPROTO, "control byte in reply field");
 		if ((copy = strndup(line, n)) == NULL)
 			return SP_ENOMEM;
 		copy[tab - line] = '\0';

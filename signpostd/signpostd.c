@@ -73,7 +73,11 @@ load_state(sp_daemon *d, const sp_conf *conf, int want_secret, sp_errmsg *e)
 	size_t passlen = 0;
 	int rc;
 
-	if ((rc = sp_store_open_dir(d->state_dir, 0, &d->store, e)) != SP_OK)
+	if ((rc = sp_store_open_dir(d->state_dir, 0, &d->store, e)) == SP_ENOENT)
+		return sp_errf(e, rc, "state directory %s does not exist; create a "
+		    "personal cloud with 'signpost init --zone ZONE --name NAME'",
+		    d->state_dir);
+	if (rc != SP_OK)
 		return rc;
 	if ((rc = sp_cloud_load(d->store, &d->cloud, e)) != SP_OK)
 		return rc;
