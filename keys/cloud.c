@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "sp_kv.h"
+#include "sp_time.h"
 
 #define CLOUD_FILE "cloud"
 
@@ -19,13 +19,10 @@ sp_role_name(sp_role role)
 int
 sp_cloud_encode(const sp_cloud *c, char *out, size_t outlen, size_t *len)
 {
-	char created[32];
-	struct tm tm;
-	time_t t = (time_t)c->created;
+	char created[SP_TIME_TEXT];
 	int n;
 
-	gmtime_r(&t, &tm);
-	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	sp_time_format(c->created, created);
 	n = snprintf(out, outlen,
 	    "# This device's personal cloud, written by signpost init.\n"
 	    "zone %s\nname %s\nrole %s\ncreated %s\n",
@@ -67,14 +64,9 @@ sp_cloud_decode(const char *text, size_t len, const char *what, sp_cloud *c,
 				    what, kv.line, kv.value);
 			seen |= 4;
 		} else if (strcmp(kv.key, "created") == 0) {
-			struct tm tm;
-			const char *end;
-			memset(&tm, 0, sizeof(tm));
-			end = strptime(kv.value, "%Y-%m-%dT%H:%M:%SZ", &tm);
-			if (end == NULL || *end != '\0')
+			if (sp_time_parse(kv.value, &c->created) != SP_OK)
 				return sp_errf(e, SP_ECORRUPT, "%s:%u: bad time '%s'",
 				    what, kv.line, kv.value);
-			c->created = (int64_t)timegm(&tm);
 			seen |= 8;
 		} else {
 			return sp_errf(e, SP_ECORRUPT, "%s:%u: unknown field '%s'",

@@ -23,8 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "sp_time.h"
 #include "sp_wire.h"
 
 #define KEYFILE_VERSION 1
@@ -33,30 +33,6 @@
 #define SEAL_MAX_OPS 16ULL
 #define SEAL_MAX_MEM (1024UL * 1024UL * 1024UL)
 #define B64(n) sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL)
-
-static void
-format_time(int64_t t, char out[32])
-{
-	struct tm tm;
-	time_t tt = (time_t)t;
-
-	gmtime_r(&tt, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static int
-parse_time(const char *s, int64_t *out)
-{
-	struct tm tm;
-	const char *end;
-
-	memset(&tm, 0, sizeof(tm));
-	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (end == NULL || *end != '\0')
-		return SP_EINVAL;
-	*out = (int64_t)timegm(&tm);
-	return SP_OK;
-}
 
 static void
 seal_aad(const sp_key_info *k, uint8_t aad[48], size_t *len)
@@ -135,7 +111,7 @@ seal_line(const sp_key *k, const sp_seal *seal, char **out)
 int
 sp_key_encode(const sp_key *k, const sp_seal *seal, char **out, size_t *len)
 {
-	char created[32], pub64[B64(SP_KEY_PUBLIC_BYTES)], sum[65];
+	char created[SP_TIME_TEXT], pub64[B64(SP_KEY_PUBLIC_BYTES)], sum[65];
 	char *secret_line = NULL, *buf = NULL;
 	uint8_t digest[crypto_hash_sha256_BYTES];
 	size_t blen = 0;
@@ -159,7 +135,7 @@ sp_key_encode(const sp_key *k, const sp_seal *seal, char **out, size_t *len)
 		if (rc < 0)
 			return SP_ENOMEM;
 	}
-	format_time(k->info.created, created);
+	sp_time_format(k->info.created, created);
 	sodium_bin2base64(pub64, sizeof(pub64), k->info.pub, SP_KEY_PUBLIC_BYTES,
 	    sodium_base64_VARIANT_ORIGINAL);
 
@@ -404,7 +380,7 @@ sp_key_decode(const char *text, size_t len, const char *pass, size_t passlen,
 	}
 	if (sp_key_role_parse(p->val[F_ROLE], &role) != SP_OK ||
 	    sp_key_state_parse(p->val[F_STATE], &state) != SP_OK ||
-	    parse_time(p->val[F_CREATED], &created) != SP_OK ||
+	    sp_time_parse(p->val[F_CREATED], &created) != SP_OK ||
 	    b64_exact(p->val[F_PUBLIC], pub, sizeof(pub)) != SP_OK) {
 		rc = sp_errf(e, SP_ECORRUPT, "a field has an invalid value");
 		goto out;

@@ -63,6 +63,22 @@ cli_open(struct cli *c, sp_store **store, sp_cloud *cloud)
 	return CLI_OK;
 }
 
+int
+cli_open_keys(struct cli *c, sp_cloud *cloud, sp_key_info **keys, size_t *n)
+{
+	sp_store *store;
+	sp_errmsg e;
+	int rc;
+
+	if ((rc = cli_open(c, &store, cloud)) != CLI_OK)
+		return rc;
+	rc = sp_keystore_list(store, keys, n, &e);
+	sp_store_close(store);
+	if (rc != SP_OK)
+		return cli_error(CLI_FAIL, "%s", e.msg);
+	return CLI_OK;
+}
+
 void
 cli_json_string(const char *s)
 {

@@ -3,6 +3,7 @@
 #define SP_CLI_H
 
 #include "sp_cloud.h"
+#include "sp_key.h"
 #include "sp_platform.h"
 
 /* Exit codes: 0 ok, 1 failure, 2 usage, 3 daemon not running. */
@@ -21,6 +22,8 @@ int cli_keys(struct cli *c, int argc, char **argv);
 /* Open the state store and load the cloud; prints the error and returns
  * CLI_FAIL on failure. */
 int cli_open(struct cli *c, sp_store **store, sp_cloud *cloud);
+/* cli_open, then the public information of every key (*keys malloc'd). */
+int cli_open_keys(struct cli *c, sp_cloud *cloud, sp_key_info **keys, size_t *n);
 /* Print "signpost: <msg>" to stderr and return code. */
 int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Print a JSON string literal. */

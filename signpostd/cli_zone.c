@@ -32,9 +32,7 @@ cli_zone(struct cli *c, int argc, char **argv)
 	const char *format = NULL;
 	enum zone_cmd cmd;
 	sp_key_info *keys;
-	sp_store *store;
 	sp_cloud cloud;
-	sp_errmsg e;
 	size_t n;
 	int opt, rc, printed = 0;
 
@@ -66,12 +64,8 @@ cli_zone(struct cli *c, int argc, char **argv)
 			return cli_error(CLI_USAGE, "--format %s: must be bind or unbound", format);
 	}
 
-	if ((rc = cli_open(c, &store, &cloud)) != CLI_OK)
+	if ((rc = cli_open_keys(c, &cloud, &keys, &n)) != CLI_OK)
 		return rc;
-	rc = sp_keystore_list(store, &keys, &n, &e);
-	sp_store_close(store);
-	if (rc != SP_OK)
-		return cli_error(CLI_FAIL, "%s", e.msg);
 	if (cmd == ZONE_ANCHOR) {
 		char *text;
 		rc = sp_anchor_text(keys, n, cloud.zone, fmt, &text);

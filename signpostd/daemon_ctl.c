@@ -1,25 +1,22 @@
 /* Control requests answered by the daemon: one function per verb. */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "daemon.h"
 #include "paths.h"
+#include "sp_time.h"
 
 static void
 ctl_status(sp_daemon *d, const sp_ctl_request *req, sp_ctl_reply *r)
 {
-	char fqdn[320], started[32];
-	struct tm tm;
-	time_t t = (time_t)d->started_wall;
+	char fqdn[320], started[SP_TIME_TEXT];
 
 	if (req->nwords != 1) {
 		sp_ctl_reply_error(r, SP_EINVAL, "usage: status");
 		return;
 	}
-	gmtime_r(&t, &tm);
-	strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	sp_time_format(d->started_wall, started);
 	sp_cloud_fqdn(&d->cloud, fqdn, sizeof(fqdn));
 	sp_ctl_reply_ok(r);
 	sp_ctl_reply_field(r, "version", "%s", SP_VERSION);

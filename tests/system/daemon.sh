@@ -46,6 +46,11 @@ kill -KILL "$DPID"; wait "$DPID" 2>/dev/null; DPID=
 check "after a crash the stale socket is replaced" start_daemon "$S"
 stop_daemon TERM
 
+# --syslog sends the log away from stderr.
+check "signpostd starts with --syslog" start_daemon "$S" --syslog
+stop_daemon TERM
+check "with --syslog nothing is logged to stderr" test ! -s "$T/daemon.log"
+
 # Configuration.
 cat >"$T/good.conf" <<CONF
 # test configuration
