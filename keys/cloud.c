@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+
+#include "sp_device.h"
 #include "sp_kv.h"
 #include "sp_time.h"
 
@@ -19,14 +22,17 @@ sp_role_name(sp_role role)
 int
 sp_cloud_encode(const sp_cloud *c, char *out, size_t outlen, size_t *len)
 {
-	char created[SP_TIME_TEXT];
+	char created[SP_TIME_TEXT], prefix[INET6_ADDRSTRLEN];
+	uint8_t a[16] = { 0 };
 	int n;
 
 	sp_time_format(c->created, created);
+	memcpy(a, c->prefix, sizeof(c->prefix));
+	inet_ntop(AF_INET6, a, prefix, sizeof(prefix));
 	n = snprintf(out, outlen,
 	    "# This device's personal cloud, written by signpost init.\n"
-	    "zone %s\nname %s\nrole %s\ncreated %s\n",
-	    c->zone, c->name, sp_role_name(c->role), created);
+	    "zone %s\nname %s\nrole %s\ncreated %s\nprefix %s/48\n",
+	    c->zone, c->name, sp_role_name(c->role), created, prefix);
 	if (n < 0 || (size_t)n >= outlen)
 		return SP_ESPACE;
 	*len = (size_t)n;
@@ -68,6 +74,18 @@ sp_cloud_decode(const char *text, size_t len, const char *what, sp_cloud *c,
 				return sp_errf(e, SP_ECORRUPT, "%s:%u: bad time '%s'",
 				    what, kv.line, kv.value);
 			seen |= 8;
+		} else if (strcmp(kv.key, "prefix") == 0) {
+			uint8_t a[16];
+			char *slash = strchr(kv.value, '/');
+			if (slash == NULL || strcmp(slash, "/48") != 0)
+				return sp_errf(e, SP_ECORRUPT, "%s:%u: prefix must be a /48",
+				    what, kv.line);
+			*slash = '\0';
+			if (inet_pton(AF_INET6, kv.value, a) != 1 || a[0] != 0xfd)
+				return sp_errf(e, SP_ECORRUPT, "%s:%u: bad prefix '%s'",
+				    what, kv.line, kv.value);
+			memcpy(c->prefix, a, sizeof(c->prefix));
+			seen |= 16;
 		} else {
 			return sp_errf(e, SP_ECORRUPT, "%s:%u: unknown field '%s'",
 			    what, kv.line, kv.key);
@@ -75,9 +93,9 @@ sp_cloud_decode(const char *text, size_t len, const char *what, sp_cloud *c,
 	}
 	if (rc < 0)
 		return SP_ECORRUPT;
-	if (seen != 15)
-		return sp_errf(e, SP_ECORRUPT, "%s: truncated: needs zone, name, role and created",
-		    what);
+	if (seen != 31)
+		return sp_errf(e, SP_ECORRUPT,
+		    "%s: truncated: needs zone, name, role, created and prefix", what);
 	return SP_OK;
 }
 
@@ -153,6 +171,8 @@ sp_cloud_create(sp_store *s, const char *zone, const char *name,
 		if ((rc = sp_key_generate(roles[i], now, &k)) != SP_OK)
 			return sp_errf(e, rc, "generating a %s: %s",
 			    sp_key_role_name(roles[i]), sp_strerror(rc));
+		if (roles[i] == SP_ROLE_KSK)
+			sp_ula_prefix(c.zone, sp_key_info_of(k)->pub, c.prefix);
 		rc = sp_keystore_add(s, k, seal, e);
 		sp_key_free(k);
 		if (rc != SP_OK)

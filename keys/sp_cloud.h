@@ -23,6 +23,7 @@ typedef struct sp_cloud {
 	char name[64];      /* this device's label */
 	sp_role role;
 	int64_t created;
+	uint8_t prefix[6];  /* the zone's ULA /48, fixed at init (sp_device.h) */
 } sp_cloud;
 
 const char *sp_role_name(sp_role role);

@@ -7,11 +7,19 @@
 #include "sp_kv.h"
 #include "sp_log.h"
 
-enum { OPT_STATE, OPT_LOG, OPT_LOG_LEVEL, OPT_PASSPHRASE_FILE, OPT_COUNT };
+#include <arpa/inet.h>
+
+#include "sp_platform.h"
+
+enum {
+	OPT_STATE, OPT_LOG, OPT_LOG_LEVEL, OPT_PASSPHRASE_FILE, OPT_DNS_LISTEN,
+	OPT_ZONE_NS, OPT_ZONE_ADDRESS, OPT_ZONE_TTL, OPT_RRL_RATE, OPT_COUNT
+};
 
 struct option_def {
 	const char *name;
 	int (*set)(sp_conf *c, const char *value, const char **why);
+	int repeatable;
 };
 
 static int
@@ -68,11 +76,110 @@ set_log_level(sp_conf *c, const char *value, const char **why)
 	return SP_OK;
 }
 
+int
+sp_conf_add_listen(sp_conf *c, const char *value, const char **why)
+{
+	if (c->ndns_listen == SP_CONF_MAX_LISTEN) {
+		*why = "too many listen addresses";
+		return SP_ECONFIG;
+	}
+	if (sp_addr_parse(value, &c->dns_listen[c->ndns_listen],
+	    &c->dns_listen_len[c->ndns_listen]) != SP_OK) {
+		*why = "must be ADDRESS:PORT, with [brackets] around an IPv6 address";
+		return SP_ECONFIG;
+	}
+	c->ndns_listen++;
+	return SP_OK;
+}
+
+static int
+set_zone_ns(sp_conf *c, const char *value, const char **why)
+{
+	uint8_t wire[SP_DNAME_MAX];
+	size_t len;
+
+	if (c->zone.nns == SP_ZONE_MAX_NS) {
+		*why = "too many name servers";
+		return SP_ECONFIG;
+	}
+	if (sp_dname_from_text(value, wire, &len) != SP_OK || len < 2) {
+		*why = "must be a domain name";
+		return SP_ECONFIG;
+	}
+	snprintf(c->zone.ns[c->zone.nns++], sizeof(c->zone.ns[0]), "%s", value);
+	return SP_OK;
+}
+
+static int
+set_zone_address(sp_conf *c, const char *value, const char **why)
+{
+	if (strchr(value, ':') != NULL) {
+		if (c->zone.naaaa == SP_ZONE_MAX_ADDR ||
+		    inet_pton(AF_INET6, value, &c->zone.aaaa[c->zone.naaaa]) != 1) {
+			*why = "must be an IPv4 or IPv6 address (at most 8 of each)";
+			return SP_ECONFIG;
+		}
+		c->zone.naaaa++;
+	} else {
+		if (c->zone.na == SP_ZONE_MAX_ADDR ||
+		    inet_pton(AF_INET, value, &c->zone.a[c->zone.na]) != 1) {
+			*why = "must be an IPv4 or IPv6 address (at most 8 of each)";
+			return SP_ECONFIG;
+		}
+		c->zone.na++;
+	}
+	return SP_OK;
+}
+
+static int
+set_number(const char *value, long min, long max, long *out, const char **why)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(value, &end, 10);
+	if (errno != 0 || *end != '\0' || end == value || v < min || v > max) {
+		*why = "must be a whole number in range";
+		return SP_ECONFIG;
+	}
+	*out = v;
+	return SP_OK;
+}
+
+static int
+set_zone_ttl(sp_conf *c, const char *value, const char **why)
+{
+	long v;
+
+	if (set_number(value, 1, 86400, &v, why) != SP_OK)
+		return SP_ECONFIG;
+	c->zone.ttl = (uint32_t)v;
+	return SP_OK;
+}
+
+static int
+set_rrl_rate(sp_conf *c, const char *value, const char **why)
+{
+	return set_number(value, 0, 1000000, &c->rrl_rate, why);
+}
+
+static int
+set_dns_listen(sp_conf *c, const char *value, const char **why)
+{
+	return sp_conf_add_listen(c, value, why);
+}
+
 static const struct option_def options[OPT_COUNT] = {
-	[OPT_STATE] = { "state", set_state },
-	[OPT_LOG] = { "log", set_log },
-	[OPT_LOG_LEVEL] = { "log-level", set_log_level },
-	[OPT_PASSPHRASE_FILE] = { "passphrase-file", set_passphrase_file },
+	[OPT_STATE] = { "state", set_state, 0 },
+	[OPT_LOG] = { "log", set_log, 0 },
+	[OPT_LOG_LEVEL] = { "log-level", set_log_level, 0 },
+	[OPT_PASSPHRASE_FILE] = { "passphrase-file", set_passphrase_file, 0 },
+	[OPT_DNS_LISTEN] = { "dns-listen", set_dns_listen, 1 },
+	[OPT_ZONE_NS] = { "zone-ns", set_zone_ns, 1 },
+	[OPT_ZONE_ADDRESS] = { "zone-address", set_zone_address, 1 },
+	[OPT_ZONE_TTL] = { "zone-ttl", set_zone_ttl, 0 },
+	[OPT_RRL_RATE] = { "rrl-rate", set_rrl_rate, 0 },
 };
 
 void
@@ -81,6 +188,8 @@ sp_conf_init(sp_conf *c)
 	memset(c, 0, sizeof(*c));
 	c->log_syslog = -1;
 	c->log_level = -1;
+	c->rrl_rate = -1;
+	sp_zone_config_default(&c->zone);
 }
 
 int
@@ -104,8 +213,9 @@ sp_conf_parse(sp_conf *c, const char *what, const char *text, size_t len,
 		if (i == OPT_COUNT)
 			return sp_errf(e, SP_ECONFIG,
 			    "%s:%u: unknown option '%s' (known: state, log, log-level, "
-			    "passphrase-file)", what, kv.line, kv.key);
-		if (c->line_of[i] != 0)
+			    "passphrase-file, dns-listen, zone-ns, zone-address, zone-ttl, "
+			    "rrl-rate)", what, kv.line, kv.key);
+		if (c->line_of[i] != 0 && !options[i].repeatable)
 			return sp_errf(e, SP_ECONFIG, "%s:%u: '%s' is already set on line %u",
 			    what, kv.line, kv.key, c->line_of[i]);
 		if (kv.value[0] == '\0')
@@ -171,4 +281,21 @@ sp_conf_print(const sp_conf *c, FILE *f)
 	fprintf(f, "log %s\n", c->log_syslog == 1 ? "syslog" : "stderr");
 	fprintf(f, "log-level %s\n",
 	    sp_log_level_name(c->log_level < 0 ? SP_LOG_INFO : (enum sp_log_level)c->log_level));
+	for (size_t i = 0; i < c->ndns_listen; i++) {
+		char a[80];
+		fprintf(f, "dns-listen %s\n",
+		    sp_addr_format((const struct sockaddr *)&c->dns_listen[i], a, sizeof(a)));
+	}
+	for (size_t i = 0; i < c->zone.nns; i++)
+		fprintf(f, "zone-ns %s\n", c->zone.ns[i]);
+	for (size_t i = 0; i < c->zone.na; i++) {
+		char a[INET6_ADDRSTRLEN];
+		fprintf(f, "zone-address %s\n", inet_ntop(AF_INET, &c->zone.a[i], a, sizeof(a)));
+	}
+	for (size_t i = 0; i < c->zone.naaaa; i++) {
+		char a[INET6_ADDRSTRLEN];
+		fprintf(f, "zone-address %s\n", inet_ntop(AF_INET6, &c->zone.aaaa[i], a, sizeof(a)));
+	}
+	fprintf(f, "zone-ttl %u\n", c->zone.ttl);
+	fprintf(f, "rrl-rate %ld\n", c->rrl_rate < 0 ? 20L : c->rrl_rate);
 }

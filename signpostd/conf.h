@@ -10,13 +10,28 @@
 
 #include "sp_err.h"
 
+#include <sys/socket.h>
+
+#include "sp_zonesrc.h"
+
+#define SP_CONF_MAX_LISTEN 8
+
 typedef struct sp_conf {
 	char state_dir[4096];        /* "" = not set */
 	char passphrase_file[4096];  /* "" = not set */
 	int log_syslog;              /* -1 = not set, else 0 or 1 */
 	int log_level;               /* -1 = not set, else enum sp_log_level */
-	unsigned line_of[8];         /* where each option was set, for duplicates */
+	/* DNS (gateway role) */
+	struct sockaddr_storage dns_listen[SP_CONF_MAX_LISTEN];
+	socklen_t dns_listen_len[SP_CONF_MAX_LISTEN];
+	size_t ndns_listen;
+	sp_zone_config zone;         /* zone-ns, zone-address, zone-ttl */
+	long rrl_rate;               /* -1 = not set (default on, 20/s) */
+	unsigned line_of[16];        /* where each option was set, for duplicates */
 } sp_conf;
+
+/* Add one "ADDR:PORT" listen address (the --dns-listen flag). */
+int sp_conf_add_listen(sp_conf *c, const char *text, const char **why);
 
 void sp_conf_init(sp_conf *c);
 /* what names the input in messages ("file:line: problem"). */

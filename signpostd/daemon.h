@@ -4,7 +4,9 @@
 
 #include <stdint.h>
 
+#include "conf.h"
 #include "control_server.h"
+#include "dns_server.h"
 #include "sp_cloud.h"
 #include "sp_key.h"
 #include "sp_platform.h"
@@ -17,6 +19,8 @@ typedef struct sp_daemon {
 	sp_key **keys;           /* owned, with private halves */
 	size_t nkeys;
 	sp_ctl_server *ctl;
+	sp_conf conf;            /* the effective configuration */
+	sp_dns_server *dns;      /* gateway role: the authoritative server */
 	uint64_t started_mono;   /* ms */
 	int64_t started_wall;    /* s */
 	int exit_signal;

@@ -22,12 +22,14 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: signpostd [--state DIR] [--config FILE] [--passphrase-file FILE]\n"
-	    "                 [--syslog] [--log-level LEVEL] [-n] [-h] [-V]\n"
+	    "                 [--dns-listen ADDR:PORT ...] [--syslog] [--log-level LEVEL]\n"
+	    "                 [-n] [-h] [-V]\n"
 	    "\n"
 	    "  --state DIR            state directory (default: $SIGNPOST_STATE,\n"
 	    "                         else /var/lib/signpost for root)\n"
 	    "  --config FILE          configuration file (docs/signpost.conf.md)\n"
 	    "  --passphrase-file FILE passphrase for sealed private keys\n"
+	    "  --dns-listen ADDR:PORT serve the zone here (gateway; repeatable)\n"
 	    "  --syslog               log to syslog instead of stderr\n"
 	    "  --log-level LEVEL      error, warn, info (default) or debug\n"
 	    "  -n                     check and print the configuration, then exit\n"
@@ -105,6 +107,7 @@ static void
 free_state(sp_daemon *d)
 {
 	sp_ctl_server_stop(d->ctl);
+	sp_dns_server_stop(d->dns);
 	sp_keystore_free_all(d->keys, d->nkeys);
 	sp_store_close(d->store);
 	sp_loop_free(d->loop);
@@ -119,6 +122,7 @@ main(int argc, char **argv)
 		{ "passphrase-file", required_argument, NULL, 'p' },
 		{ "syslog", no_argument, NULL, 'S' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "dns-listen", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -148,6 +152,14 @@ main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'd': {
+			const char *why;
+			if (sp_conf_add_listen(&flags, optarg, &why) != SP_OK) {
+				fprintf(stderr, "signpostd: --dns-listen %s: %s\n", optarg, why);
+				return 2;
+			}
+			break;
+		}
 		case 'n': check_only = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("signpostd %s\n", SP_VERSION); return 0;
@@ -169,11 +181,17 @@ main(int argc, char **argv)
 		conf.log_syslog = flags.log_syslog;
 	if (flags.log_level >= 0)
 		conf.log_level = flags.log_level;
+	if (flags.ndns_listen > 0) {
+		memcpy(conf.dns_listen, flags.dns_listen, sizeof(conf.dns_listen));
+		memcpy(conf.dns_listen_len, flags.dns_listen_len, sizeof(conf.dns_listen_len));
+		conf.ndns_listen = flags.ndns_listen;
+	}
 	if (sp_state_dir(state_flag, conf.state_dir, d.state_dir, sizeof(d.state_dir), &e) != SP_OK) {
 		fprintf(stderr, "signpostd: %s\n", e.msg);
 		return 1;
 	}
 	memcpy(conf.state_dir, d.state_dir, sizeof(conf.state_dir));
+	d.conf = conf;
 	if (sodium_init() < 0) {
 		fprintf(stderr, "signpostd: libsodium failed to initialise\n");
 		return 1;
@@ -212,6 +230,11 @@ main(int argc, char **argv)
 	snprintf(sock, sizeof(sock), "%s/%s", d.state_dir, SP_CTL_SOCKET);
 	if (sp_ctl_server_start(d.loop, sock, sp_daemon_ctl, &d, &d.ctl, &e) != SP_OK) {
 		sp_err("control socket: %s", e.msg);
+		free_state(&d);
+		return 1;
+	}
+	if (d.cloud.role == SP_NODE_GATEWAY && sp_dns_server_start(&d, &e) != SP_OK) {
+		sp_err("DNS: %s", e.msg);
 		free_state(&d);
 		return 1;
 	}

@@ -228,7 +228,7 @@ test_damaged_files_are_named(void **state)
 	/* A damaged cloud file names itself and its line. */
 	snprintf(path, sizeof(path), "%s/cloud", f->dir);
 	fp = fopen(path, "w");
-	fputs("zone alice.example\nname laptop\nrole ruler\ncreated 2026-01-01T00:00:00Z\n", fp);
+	fputs("zone alice.example\nname laptop\nrole ruler\ncreated 2026-01-01T00:00:00Z\nprefix fd00:1:2::/48\n", fp);
 	fclose(fp);
 	assert_int_equal(sp_cloud_load(f->store, &c, &e), SP_ECORRUPT);
 	assert_non_null(strstr(e.msg, "/cloud:3: unknown role 'ruler'"));

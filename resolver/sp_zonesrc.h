@@ -1,0 +1,49 @@
+/*
+ * What the personal zone contains, built from the cloud, its keys and its
+ * devices (docs/zone.md):
+ *
+ *   apex      SOA, NS, DNSKEY, CDS, CDNSKEY, and the gateway's A/AAAA
+ *   NAME      AAAA (the device's overlay ULA), IPSECKEY (its identity key,
+ *             RFC 4025 with algorithm 4, EdDSA, RFC 9373), SSHFP (optional)
+ *
+ * A device's current network endpoints are never published here.
+ */
+#ifndef SP_ZONESRC_H
+#define SP_ZONESRC_H
+
+#include <netinet/in.h>
+
+#include "sp_cloud.h"
+#include "sp_device.h"
+#include "sp_zone.h"
+
+#define SP_ZONE_MAX_NS 8
+#define SP_ZONE_MAX_ADDR 8
+
+typedef struct sp_zone_config {
+	uint32_t ttl;                   /* device records, apex A/AAAA: 300 */
+	uint32_t key_ttl;               /* SOA, NS, DNSKEY, CDS, CDNSKEY: 3600 */
+	char ns[SP_ZONE_MAX_NS][256];   /* NS names; none = the apex itself */
+	size_t nns;
+	struct in_addr a[SP_ZONE_MAX_ADDR];
+	size_t na;
+	struct in6_addr aaaa[SP_ZONE_MAX_ADDR];
+	size_t naaaa;
+	sp_sign_policy policy;
+} sp_zone_config;
+
+void sp_zone_config_default(sp_zone_config *c);
+
+/*
+ * Build and sign the zone. keys are the loaded keys (private halves
+ * needed for the signers): every KSK and ZSK that is published, active or
+ * retired goes into the DNSKEY RRset; active KSKs sign it; the newest
+ * active ZSK signs the rest. this_device is the gateway's own device key
+ * (published under cloud->name). prev lends signatures (may be NULL).
+ */
+int sp_zone_build(const sp_cloud *cloud, sp_key *const *keys, size_t nkeys,
+    const sp_device *devs, size_t ndevs, const sp_zone_config *cfg,
+    uint32_t serial, int64_t now, const sp_zone *prev, sp_zone **out, sp_errmsg *e)
+	__attribute__((warn_unused_result));
+
+#endif

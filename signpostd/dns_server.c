@@ -1,0 +1,539 @@
+#define _GNU_SOURCE
+#include "dns_server.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "sp_kv.h"
+#include "sp_log.h"
+#include "sp_rrl.h"
+
+#define UDP_BATCH 64
+#define UDP_BUF 4096
+#define UDP_ROUNDS 16             /* batches per wake-up, then let others run */
+#define TCP_MAX_CONNS 64
+#define TCP_IDLE_MS 10000
+#define ZONE_STATE "zone"
+
+struct udp_listener {
+	sp_dns_server *srv;
+	int fd;
+	sp_watch *watch;
+};
+
+struct tcp_conn {
+	sp_dns_server *srv;
+	int fd;
+	sp_watch *watch;
+	sp_timer *timer;
+	uint8_t in[2 + 65535];
+	size_t inlen;
+	uint8_t *out;                 /* pending output (length-prefixed) */
+	size_t outlen, outsent, outcap;
+};
+
+struct tcp_listener {
+	sp_dns_server *srv;
+	int fd;
+	sp_watch *watch;
+};
+
+struct sp_dns_server {
+	sp_daemon *d;
+	sp_answerer *answerer;
+	sp_rrl *rrl;
+	sp_zone *zone;
+	sp_device *devs;
+	size_t ndevs;
+	uint32_t serial;
+	sp_timer *refresh;
+	struct udp_listener udp[SP_CONF_MAX_LISTEN];
+	struct tcp_listener tcp[SP_CONF_MAX_LISTEN];
+	size_t nlisten;
+	struct tcp_conn *conns[TCP_MAX_CONNS];
+	/* Batch buffers, kept here so the hot path never allocates. */
+	struct mmsghdr in_msgs[UDP_BATCH], out_msgs[UDP_BATCH];
+	struct iovec in_iov[UDP_BATCH], out_iov[UDP_BATCH];
+	struct sockaddr_storage addrs[UDP_BATCH];
+	uint8_t in_buf[UDP_BATCH][UDP_BUF];
+	uint8_t out_buf[UDP_BATCH][UDP_BUF];
+};
+
+/* ---- serial and zone ---------------------------------------------------- */
+
+static int
+load_serial(sp_store *s, uint32_t *serial)
+{
+	uint8_t *data;
+	size_t len;
+	unsigned lineno = 0;
+	sp_kv kv;
+	sp_wire r;
+
+	*serial = 0;
+	if (sp_store_get(s, ZONE_STATE, &data, &len, NULL) != SP_OK)
+		return SP_OK;
+	r = sp_wire_reader(data, len);
+	while (sp_kv_next(&r, ZONE_STATE, &lineno, &kv, NULL) == 1)
+		if (strcmp(kv.key, "serial") == 0)
+			*serial = (uint32_t)strtoul(kv.value, NULL, 10);
+	sp_store_release(data, len);
+	return SP_OK;
+}
+
+/* The next serial: the time, or one more than the last if that is later
+ * (RFC 1982 arithmetic keeps working past the wrap). */
+static uint32_t
+next_serial(uint32_t last, int64_t now)
+{
+	uint32_t t = (uint32_t)now;
+
+	return (int32_t)(t - last) > 0 ? t : last + 1;
+}
+
+static int
+rebuild(sp_dns_server *s, int bump, sp_errmsg *e)
+{
+	sp_daemon *d = s->d;
+	int64_t now = sp_clock_wall();
+	uint32_t serial = bump ? next_serial(s->serial, now) : s->serial;
+	sp_zone *z;
+	int rc;
+
+	rc = sp_zone_build(&d->cloud, d->keys, d->nkeys, s->devs, s->ndevs,
+	    &d->conf.zone, serial, now, s->zone, &z, e);
+	if (rc != SP_OK)
+		return rc;
+	if (bump) {
+		char text[64];
+		int n = snprintf(text, sizeof(text), "serial %u\n", serial);
+		if ((rc = sp_store_put(d->store, ZONE_STATE, text, (size_t)n, e)) != SP_OK) {
+			sp_zone_free(z);
+			return rc;
+		}
+		s->serial = serial;
+	}
+	sp_answerer_set_zone(s->answerer, z);
+	sp_zone_free(s->zone);
+	s->zone = z;
+	sp_debug("zone %s serial %u: %zu names, %zu new signatures", d->cloud.zone,
+	    serial, sp_zone_node_count(z), sp_zone_signed_count(z));
+	return SP_OK;
+}
+
+static void schedule_refresh(sp_dns_server *s);
+
+static void
+on_refresh(void *arg)
+{
+	sp_dns_server *s = arg;
+	sp_errmsg e;
+
+	s->refresh = NULL;
+	if (rebuild(s, 0, &e) != SP_OK)
+		sp_err("re-signing the zone: %s", e.msg);
+	schedule_refresh(s);
+}
+
+static void
+schedule_refresh(sp_dns_server *s)
+{
+	int64_t now = sp_clock_wall(), due = sp_zone_next_refresh(s->zone);
+	uint64_t delay = due > now ? (uint64_t)(due - now) * 1000 : 0;
+
+	/* Wake at least hourly: cheap, and it bounds the effect of a clock
+	 * that jumped while we slept. */
+	if (delay > 3600 * 1000)
+		delay = 3600 * 1000;
+	sp_timer_cancel(s->refresh);
+	sp_loop_timer(s->d->loop, delay, on_refresh, s, &s->refresh);
+}
+
+int
+sp_dns_zone_changed(sp_dns_server *s, sp_errmsg *e)
+{
+	int rc = rebuild(s, 1, e);
+
+	if (rc == SP_OK)
+		schedule_refresh(s);
+	return rc;
+}
+
+/* ---- UDP ---------------------------------------------------------------- */
+
+static enum sp_rrl_kind
+rrl_kind(enum sp_answer_kind k)
+{
+	switch (k) {
+	case SP_ANS_ANSWER: return SP_RRL_ANSWER;
+	case SP_ANS_NODATA: return SP_RRL_NODATA;
+	case SP_ANS_NXDOMAIN: return SP_RRL_NXDOMAIN;
+	default: return SP_RRL_ERROR;
+	}
+}
+
+static void
+on_udp(void *arg, int fd, unsigned events)
+{
+	struct udp_listener *l = arg;
+	sp_dns_server *s = l->srv;
+	int64_t now = sp_clock_wall();
+	uint64_t now_ms = sp_clock_mono_ms();
+
+	(void)events;
+	for (int round = 0; round < UDP_ROUNDS; round++) {
+		int n, out = 0;
+
+		for (int i = 0; i < UDP_BATCH; i++) {
+			s->in_iov[i].iov_base = s->in_buf[i];
+			s->in_iov[i].iov_len = UDP_BUF;
+			memset(&s->in_msgs[i].msg_hdr, 0, sizeof(s->in_msgs[i].msg_hdr));
+			s->in_msgs[i].msg_hdr.msg_iov = &s->in_iov[i];
+			s->in_msgs[i].msg_hdr.msg_iovlen = 1;
+			s->in_msgs[i].msg_hdr.msg_name = &s->addrs[i];
+			s->in_msgs[i].msg_hdr.msg_namelen = sizeof(s->addrs[i]);
+		}
+		n = recvmmsg(fd, s->in_msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			return;
+		for (int i = 0; i < n; i++) {
+			sp_answer_info info;
+			size_t len = sp_answer(s->answerer, s->in_buf[i], s->in_msgs[i].msg_len, 0,
+			    now, s->out_buf[out], UDP_BUF, &info);
+			if (len == 0)
+				continue;
+			if (s->rrl != NULL) {
+				enum sp_rrl_verdict v = sp_rrl_check(s->rrl,
+				    (struct sockaddr *)&s->addrs[i], rrl_kind(info.kind),
+				    info.qname, info.qname_len, now_ms);
+				if (v == SP_RRL_DROP)
+					continue;
+				if (v == SP_RRL_SLIP) {
+					/* Header and question with TC: a real client
+					 * retries over TCP, a spoofed victim gets
+					 * nothing bigger than its query. */
+					size_t ql = info.qname_len + 4 + SP_DNS_HEADER;
+					uint8_t *o = s->out_buf[out];
+					if (ql > len)
+						ql = SP_DNS_HEADER;
+					o[2] |= SP_F_TC >> 8;
+					o[4] = 0;
+					o[5] = ql > SP_DNS_HEADER ? 1 : 0;
+					memset(o + 6, 0, 6);
+					len = ql;
+				}
+			}
+			s->out_iov[out].iov_base = s->out_buf[out];
+			s->out_iov[out].iov_len = len;
+			memset(&s->out_msgs[out].msg_hdr, 0, sizeof(s->out_msgs[out].msg_hdr));
+			s->out_msgs[out].msg_hdr.msg_iov = &s->out_iov[out];
+			s->out_msgs[out].msg_hdr.msg_iovlen = 1;
+			s->out_msgs[out].msg_hdr.msg_name = &s->addrs[i];
+			s->out_msgs[out].msg_hdr.msg_namelen = s->in_msgs[i].msg_hdr.msg_namelen;
+			out++;
+		}
+		for (int sent = 0; sent < out;) {
+			int m = sendmmsg(fd, s->out_msgs + sent, (unsigned)(out - sent), MSG_DONTWAIT);
+			if (m <= 0)
+				break;   /* a full socket buffer drops, as UDP does */
+			sent += m;
+		}
+		if (n < UDP_BATCH)
+			return;
+	}
+}
+
+/* ---- TCP ---------------------------------------------------------------- */
+
+struct tcp_conn;
+static int sp_dns_xfr(sp_dns_server *s, const uint8_t *q, size_t len, struct tcp_conn *c,
+    int (*queue)(struct tcp_conn *, const uint8_t *, size_t));
+
+static void
+tcp_close(struct tcp_conn *c)
+{
+	sp_dns_server *s = c->srv;
+
+	for (size_t i = 0; i < TCP_MAX_CONNS; i++)
+		if (s->conns[i] == c)
+			s->conns[i] = NULL;
+	sp_watch_cancel(c->watch);
+	sp_timer_cancel(c->timer);
+	close(c->fd);
+	free(c->out);
+	free(c);
+}
+
+static void
+tcp_idle(void *arg)
+{
+	struct tcp_conn *c = arg;
+
+	c->timer = NULL;
+	tcp_close(c);
+}
+
+static int
+tcp_queue(struct tcp_conn *c, const uint8_t *msg, size_t len)
+{
+	if (c->outlen + len + 2 > c->outcap) {
+		size_t cap = c->outcap ? c->outcap : 4096;
+		uint8_t *n;
+		while (cap < c->outlen + len + 2)
+			cap *= 2;
+		if ((n = realloc(c->out, cap)) == NULL)
+			return SP_ENOMEM;
+		c->out = n;
+		c->outcap = cap;
+	}
+	c->out[c->outlen] = (uint8_t)(len >> 8);
+	c->out[c->outlen + 1] = (uint8_t)len;
+	memcpy(c->out + c->outlen + 2, msg, len);
+	c->outlen += len + 2;
+	return SP_OK;
+}
+
+static void
+tcp_io(void *arg, int fd, unsigned events)
+{
+	struct tcp_conn *c = arg;
+	sp_dns_server *s = c->srv;
+	ssize_t n;
+
+	if ((events & SP_IO_WRITE) && c->outsent < c->outlen) {
+		n = send(fd, c->out + c->outsent, c->outlen - c->outsent, MSG_NOSIGNAL);
+		if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			tcp_close(c);
+			return;
+		}
+		if (n > 0)
+			c->outsent += (size_t)n;
+		if (c->outsent == c->outlen)
+			c->outsent = c->outlen = 0;
+	}
+	if (events & SP_IO_READ) {
+		n = read(fd, c->in + c->inlen, sizeof(c->in) - c->inlen);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+			tcp_close(c);
+			return;
+		}
+		if (n > 0)
+			c->inlen += (size_t)n;
+		/* Answer every complete message (pipelining, RFC 7766 6.2.1). */
+		while (c->inlen >= 2) {
+			size_t mlen = (size_t)c->in[0] << 8 | c->in[1];
+			uint8_t resp[65535];
+			sp_answer_info info;
+			size_t len;
+
+			if (c->inlen < 2 + mlen)
+				break;
+			len = sp_answer(s->answerer, c->in + 2, mlen, 1, sp_clock_wall(), resp,
+			    sizeof(resp), &info);
+			if (info.kind == SP_ANS_XFR) {
+				if (sp_dns_xfr(s, c->in + 2, mlen, c, tcp_queue) != SP_OK) {
+					tcp_close(c);
+					return;
+				}
+			} else if (len > 0 && tcp_queue(c, resp, len) != SP_OK) {
+				tcp_close(c);
+				return;
+			}
+			memmove(c->in, c->in + 2 + mlen, c->inlen - 2 - mlen);
+			c->inlen -= 2 + mlen;
+		}
+		sp_timer_cancel(c->timer);
+		sp_loop_timer(s->d->loop, TCP_IDLE_MS, tcp_idle, c, &c->timer);
+	}
+	sp_watch_set_events(c->watch, SP_IO_READ | (c->outlen > c->outsent ? SP_IO_WRITE : 0));
+}
+
+static void
+on_tcp_accept(void *arg, int fd, unsigned events)
+{
+	struct tcp_listener *l = arg;
+	sp_dns_server *s = l->srv;
+	struct tcp_conn *c;
+	size_t slot;
+	int cfd;
+
+	(void)events;
+	cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (cfd < 0)
+		return;
+	for (slot = 0; slot < TCP_MAX_CONNS && s->conns[slot] != NULL; slot++)
+		;
+	if (slot == TCP_MAX_CONNS || (c = calloc(1, sizeof(*c))) == NULL) {
+		close(cfd);
+		return;
+	}
+	c->srv = s;
+	c->fd = cfd;
+	if (sp_loop_watch(s->d->loop, cfd, SP_IO_READ, tcp_io, c, &c->watch) != SP_OK ||
+	    sp_loop_timer(s->d->loop, TCP_IDLE_MS, tcp_idle, c, &c->timer) != SP_OK) {
+		sp_watch_cancel(c->watch);
+		close(cfd);
+		free(c);
+		return;
+	}
+	s->conns[slot] = c;
+}
+
+/* ---- lifecycle ----------------------------------------------------------- */
+
+static int
+is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+	if (sa->sa_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+	return 0;
+}
+
+int
+sp_dns_server_start(sp_daemon *d, sp_errmsg *e)
+{
+	sp_dns_server *s;
+	sp_rrl_config rc_cfg;
+	int rc;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return SP_ENOMEM;
+	s->d = d;
+	d->dns = s;
+	if ((rc = sp_answerer_new(0, &s->answerer)) != SP_OK)
+		return rc;
+	sp_rrl_config_default(&rc_cfg);
+	if (d->conf.rrl_rate >= 0)
+		rc_cfg.rate = (unsigned)d->conf.rrl_rate;
+	if (rc_cfg.rate > 0 && (rc = sp_rrl_new(&rc_cfg, &s->rrl)) != SP_OK)
+		return rc;
+	if ((rc = sp_devices_load(d->store, &s->devs, &s->ndevs, e)) != SP_OK)
+		return rc;
+	load_serial(d->store, &s->serial);
+	if ((rc = sp_dns_zone_changed(s, e)) != SP_OK)
+		return rc;
+	for (size_t i = 0; i < d->conf.ndns_listen; i++) {
+		const struct sockaddr *sa = (const struct sockaddr *)&d->conf.dns_listen[i];
+		socklen_t len = d->conf.dns_listen_len[i];
+		char where[80];
+
+		s->udp[i].srv = s->tcp[i].srv = s;
+		s->udp[i].fd = s->tcp[i].fd = -1;
+		s->nlisten++;
+		if ((rc = sp_udp_bind(sa, len, &s->udp[i].fd, e)) != SP_OK ||
+		    (rc = sp_tcp_listen(sa, len, &s->tcp[i].fd, e)) != SP_OK)
+			return rc;
+		if ((rc = sp_loop_watch(d->loop, s->udp[i].fd, SP_IO_READ, on_udp, &s->udp[i],
+		    &s->udp[i].watch)) != SP_OK ||
+		    (rc = sp_loop_watch(d->loop, s->tcp[i].fd, SP_IO_READ, on_tcp_accept,
+		    &s->tcp[i], &s->tcp[i].watch)) != SP_OK)
+			return rc;
+		sp_info("DNS: serving %s on %s (UDP and TCP)%s", d->cloud.zone,
+		    sp_addr_format(sa, where, sizeof(where)),
+		    s->rrl == NULL ? ", rate limiting off" :
+		    is_loopback(sa) ? ", rate limiting off for loopback clients" : "");
+	}
+	if (d->conf.ndns_listen == 0)
+		sp_info("DNS: zone %s signed (serial %u); no dns-listen address, so not serving it",
+		    d->cloud.zone, s->serial);
+	return SP_OK;
+}
+
+void
+sp_dns_server_stop(sp_dns_server *s)
+{
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < TCP_MAX_CONNS; i++)
+		if (s->conns[i] != NULL)
+			tcp_close(s->conns[i]);
+	for (size_t i = 0; i < s->nlisten; i++) {
+		sp_watch_cancel(s->udp[i].watch);
+		sp_watch_cancel(s->tcp[i].watch);
+		if (s->udp[i].fd >= 0)
+			close(s->udp[i].fd);
+		if (s->tcp[i].fd >= 0)
+			close(s->tcp[i].fd);
+	}
+	sp_timer_cancel(s->refresh);
+	sp_answerer_free(s->answerer);
+	sp_rrl_free(s->rrl);
+	sp_zone_free(s->zone);
+	free(s->devs);
+	free(s);
+}
+
+/* ---- devices ------------------------------------------------------------- */
+
+int
+sp_dns_device_add(sp_dns_server *s, const sp_device *dev, sp_errmsg *e)
+{
+	sp_device *nd;
+	size_t i;
+	int rc;
+
+	if (strcmp(dev->name, s->d->cloud.name) == 0)
+		return sp_errf(e, SP_EEXIST, "'%s' is the gateway's own name", dev->name);
+	for (i = 0; i < s->ndevs; i++)
+		if (strcmp(s->devs[i].name, dev->name) == 0)
+			return sp_errf(e, SP_EEXIST, "device '%s' already exists", dev->name);
+	if ((rc = sp_device_save(s->d->store, dev, e)) != SP_OK)
+		return rc;
+	if ((nd = realloc(s->devs, (s->ndevs + 1) * sizeof(*nd))) == NULL)
+		return SP_ENOMEM;
+	s->devs = nd;
+	s->devs[s->ndevs++] = *dev;
+	return sp_dns_zone_changed(s, e);
+}
+
+int
+sp_dns_device_remove(sp_dns_server *s, const char *name, sp_errmsg *e)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < s->ndevs; i++)
+		if (strcmp(s->devs[i].name, name) == 0)
+			break;
+	if (i == s->ndevs)
+		return sp_errf(e, SP_ENOENT, "no device '%s'", name);
+	if ((rc = sp_device_delete(s->d->store, name, e)) != SP_OK)
+		return rc;
+	s->devs[i] = s->devs[--s->ndevs];
+	return sp_dns_zone_changed(s, e);
+}
+
+/* ---- zone transfers ------------------------------------------------------ */
+
+/* Transfers are not configured yet: refuse them, as for any client we do
+ * not know. */
+static int
+sp_dns_xfr(sp_dns_server *s, const uint8_t *q, size_t len, struct tcp_conn *c,
+    int (*queue)(struct tcp_conn *, const uint8_t *, size_t))
+{
+	uint8_t resp[512];
+	size_t n;
+
+	(void)s;
+	if (len < SP_DNS_HEADER)
+		return SP_EPROTO;
+	n = len < sizeof(resp) ? len : SP_DNS_HEADER;
+	memcpy(resp, q, n);
+	resp[2] = (uint8_t)((resp[2] & 0x79) | 0x80);
+	resp[3] = SP_RCODE_REFUSED;
+	memset(resp + 6, 0, 6);
+	return queue(c, resp, n);
+}
+
+const sp_zone *sp_dns_zone(const sp_dns_server *s) { return s->zone; }
+const sp_dns_stats *sp_dns_stats_get(const sp_dns_server *s) { return sp_answerer_stats(s->answerer); }
+size_t sp_dns_device_count(const sp_dns_server *s) { return s->ndevs; }
+const sp_device *sp_dns_devices(const sp_dns_server *s) { return s->devs; }
