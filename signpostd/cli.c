@@ -6,8 +6,10 @@
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "control.h"
 #include "paths.h"
 
 static const struct {
@@ -17,8 +19,9 @@ static const struct {
 } commands[] = {
 	{ "init", cli_init, "init --zone ZONE --name NAME [--passphrase-file FILE]" },
 	{ "status", cli_status, "status [--json]" },
-	{ "zone", cli_zone, "zone ds | zone dnskey | zone anchor --format bind|unbound" },
+	{ "zone", cli_zone, "zone ds | zone dnskey | zone anchor --format bind|unbound | zone export" },
 	{ "keys", cli_keys, "keys" },
+	{ "device", cli_device, "device add NAME --key KEY [--sshfp FILE] | device remove NAME | device list" },
 };
 
 static void
@@ -76,6 +79,28 @@ cli_open_keys(struct cli *c, sp_cloud *cloud, sp_key_info **keys, size_t *n)
 	sp_store_close(store);
 	if (rc != SP_OK)
 		return cli_error(CLI_FAIL, "%s", e.msg);
+	return CLI_OK;
+}
+
+int
+cli_call(struct cli *c, const char *request,
+    int (*field)(void *arg, const char *name, const char *value), void *arg,
+    sp_errmsg *e)
+{
+	char sock[4200], *reply;
+	size_t len;
+	int rc;
+
+	snprintf(sock, sizeof(sock), "%s/%s", c->state_dir, SP_CTL_SOCKET);
+	rc = sp_ctl_call(sock, request, &reply, &len, 60000, e);
+	if (rc == SP_ENOTRUNNING)
+		return CLI_NOTRUNNING;
+	if (rc != SP_OK)
+		return cli_error(CLI_FAIL, "%s", e->msg);
+	rc = sp_ctl_reply_parse(reply, len, field, arg, e);
+	free(reply);
+	if (rc != SP_OK)
+		return cli_error(CLI_FAIL, "%s", rc == SP_ENOMEM ? sp_strerror(rc) : e->msg);
 	return CLI_OK;
 }
 

@@ -24,6 +24,15 @@ int cli_keys(struct cli *c, int argc, char **argv);
 int cli_open(struct cli *c, sp_store **store, sp_cloud *cloud);
 /* cli_open, then the public information of every key (*keys malloc'd). */
 int cli_open_keys(struct cli *c, sp_cloud *cloud, sp_key_info **keys, size_t *n);
+/*
+ * Send one request to the running daemon and call field() for each field
+ * of its reply. Returns CLI_OK, CLI_NOTRUNNING (e names the socket, nothing
+ * printed), or CLI_FAIL after printing the daemon's error.
+ */
+int cli_call(struct cli *c, const char *request,
+    int (*field)(void *arg, const char *name, const char *value), void *arg,
+    sp_errmsg *e);
+int cli_device(struct cli *c, int argc, char **argv);
 /* Print "signpost: <msg>" to stderr and return code. */
 int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Print a JSON string literal. */

@@ -10,14 +10,24 @@
 
 #define ZONE_KEY_TTL 3600
 
-enum zone_cmd { ZONE_DS, ZONE_DNSKEY, ZONE_ANCHOR };
+enum zone_cmd { ZONE_DS, ZONE_DNSKEY, ZONE_ANCHOR, ZONE_EXPORT };
+
+static int
+print_rr(void *arg, const char *name, const char *value)
+{
+	(void)arg;
+	if (strcmp(name, "rr[]") == 0)
+		printf("%s\n", value);
+	return SP_OK;
+}
 
 static int
 zone_usage(void)
 {
 	fprintf(stderr, "usage: signpost zone ds\n"
 	    "       signpost zone dnskey\n"
-	    "       signpost zone anchor --format bind|unbound\n");
+	    "       signpost zone anchor --format bind|unbound\n"
+	    "       signpost zone export\n");
 	return CLI_USAGE;
 }
 
@@ -44,6 +54,8 @@ cli_zone(struct cli *c, int argc, char **argv)
 		cmd = ZONE_DNSKEY;
 	else if (strcmp(argv[1], "anchor") == 0)
 		cmd = ZONE_ANCHOR;
+	else if (strcmp(argv[1], "export") == 0)
+		cmd = ZONE_EXPORT;
 	else
 		return zone_usage();
 	argc--;
@@ -64,6 +76,14 @@ cli_zone(struct cli *c, int argc, char **argv)
 			return cli_error(CLI_USAGE, "--format %s: must be bind or unbound", format);
 	}
 
+	if (cmd == ZONE_EXPORT) {
+		sp_errmsg e;
+		/* The signed zone lives in the daemon: it holds the keys. */
+		rc = cli_call(c, "zone export", print_rr, NULL, &e);
+		if (rc == CLI_NOTRUNNING)
+			return cli_error(rc, "%s; zone export needs the running gateway", e.msg);
+		return rc;
+	}
 	if ((rc = cli_open_keys(c, &cloud, &keys, &n)) != CLI_OK)
 		return rc;
 	if (cmd == ZONE_ANCHOR) {

@@ -98,7 +98,7 @@ append_clean(sp_ctl_reply *r, const char *s)
 	if (r->err != SP_OK)
 		return;
 	for (size_t i = start; i < r->len; i++)
-		if ((unsigned char)r->buf[i] < 0x20 || r->buf[i] == 0x7f)
+		if (((unsigned char)r->buf[i] < 0x20 && r->buf[i] != '\t') || r->buf[i] == 0x7f)
 			r->buf[i] = '?';
 }
 
@@ -222,7 +222,7 @@ sp_ctl_reply_parse(const char *text, size_t len,
 			    *p == '-' || *p == '[' || *p == ']'))
 				return sp_errf(e, SP_EPROTO, "malformed field name in reply");
 		for (const char *p = tab + 1; p < line + n; p++)
-			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f)
 				return sp_errf(e, SP_EPROTO, "control byte in reply field");
 		if ((copy = strndup(line, n)) == NULL)
 			return SP_ENOMEM;

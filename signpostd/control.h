@@ -41,7 +41,8 @@ void sp_ctl_reply_free(sp_ctl_reply *r);
 /* Start a successful reply; then add fields; then sp_ctl_reply_end. */
 void sp_ctl_reply_ok(sp_ctl_reply *r);
 /* A field: name is [a-z0-9-]+, with "[]" appended for list items. The
- * value must not contain control characters (they are replaced by '?'). */
+ * value may hold TABs but no other control characters (they are replaced
+ * by '?'). */
 void sp_ctl_reply_field(sp_ctl_reply *r, const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* A failed reply: replaces anything added so far. */

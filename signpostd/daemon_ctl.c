@@ -1,11 +1,16 @@
 /* Control requests answered by the daemon: one function per verb. */
+#include <arpa/inet.h>
+#include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "daemon.h"
 #include "paths.h"
+#include "sp_log.h"
 #include "sp_time.h"
+#include "sp_xfr.h"
 
 static void
 ctl_status(sp_daemon *d, const sp_ctl_request *req, sp_ctl_reply *r)
@@ -40,6 +45,128 @@ ctl_status(sp_daemon *d, const sp_ctl_request *req, sp_ctl_reply *r)
 		    sp_key_role_name(k->role), k->algorithm, tag, k->id,
 		    sp_key_state_name(k->state));
 	}
+	if (d->dns != NULL) {
+		const sp_dns_stats *st = sp_dns_stats_get(d->dns);
+		sp_ctl_reply_field(r, "zone-serial", "%u", sp_zone_serial(sp_dns_zone(d->dns)));
+		sp_ctl_reply_field(r, "devices", "%zu", sp_dns_device_count(d->dns));
+		sp_ctl_reply_field(r, "dns-queries", "%llu", (unsigned long long)st->queries);
+		sp_ctl_reply_field(r, "dns-dropped", "%llu",
+		    (unsigned long long)(st->dropped + st->formerr));
+	}
+}
+
+/* The device words of `device add`: NAME KEY [sshfp=ALG:TYPE:HEX ...]. */
+static int
+parse_device(const sp_ctl_request *req, sp_device *dev, sp_errmsg *e)
+{
+	size_t got;
+
+	memset(dev, 0, sizeof(*dev));
+	if (req->nwords < 4)
+		return sp_errf(e, SP_EINVAL, "usage: device add NAME KEY [sshfp=ALG:TYPE:HEX ...]");
+	if (sp_device_name_check(req->word[2], e) != SP_OK)
+		return SP_EINVAL;
+	snprintf(dev->name, sizeof(dev->name), "%s", req->word[2]);
+	if (sodium_base642bin(dev->pub, sizeof(dev->pub), req->word[3], strlen(req->word[3]),
+	    NULL, &got, NULL, sodium_base64_VARIANT_ORIGINAL) != 0 || got != sizeof(dev->pub))
+		return sp_errf(e, SP_EINVAL, "the key must be a base64 Ed25519 public key (32 bytes)");
+	{
+		uint8_t x[32];
+		if (sp_key_x25519_public(dev->pub, x) != SP_OK)
+			return sp_errf(e, SP_EINVAL, "the key is not a valid Ed25519 public key");
+	}
+	for (size_t i = 4; i < req->nwords; i++) {
+		unsigned alg, type;
+		char hex[80];
+		sp_sshfp *f = &dev->sshfp[dev->nsshfp];
+		if (dev->nsshfp == SP_DEVICE_MAX_SSHFP ||
+		    sscanf(req->word[i], "sshfp=%u:%u:%79s", &alg, &type, hex) != 3 ||
+		    alg == 0 || alg > 255 || type != 2 ||
+		    sodium_hex2bin(f->fp, 32, hex, strlen(hex), NULL, &got, NULL) != 0 || got != 32)
+			return sp_errf(e, SP_EINVAL, "bad SSHFP '%s'", req->word[i]);
+		f->algorithm = (uint8_t)alg;
+		f->fp_type = (uint8_t)type;
+		dev->nsshfp++;
+	}
+	dev->added = sp_clock_wall();
+	return SP_OK;
+}
+
+static int
+need_gateway(sp_daemon *d, sp_ctl_reply *r)
+{
+	if (d->dns != NULL)
+		return 1;
+	sp_ctl_reply_error(r, SP_EUNSUPP, "this device is not the gateway of %s", d->cloud.zone);
+	return 0;
+}
+
+static void
+ctl_device(sp_daemon *d, const sp_ctl_request *req, sp_ctl_reply *r)
+{
+	sp_errmsg e;
+	sp_device dev;
+	int rc;
+
+	if (!need_gateway(d, r))
+		return;
+	if (req->nwords >= 2 && strcmp(req->word[1], "add") == 0) {
+		if ((rc = parse_device(req, &dev, &e)) == SP_OK)
+			rc = sp_dns_device_add(d->dns, &dev, &e);
+		if (rc != SP_OK) {
+			sp_ctl_reply_error(r, rc, "%s", e.msg);
+			return;
+		}
+		sp_info("device %s added; zone serial %u", dev.name, sp_zone_serial(sp_dns_zone(d->dns)));
+		sp_ctl_reply_ok(r);
+		sp_ctl_reply_field(r, "serial", "%u", sp_zone_serial(sp_dns_zone(d->dns)));
+	} else if (req->nwords == 3 && strcmp(req->word[1], "remove") == 0) {
+		if ((rc = sp_dns_device_remove(d->dns, req->word[2], &e)) != SP_OK) {
+			sp_ctl_reply_error(r, rc, "%s", e.msg);
+			return;
+		}
+		sp_info("device %s removed; zone serial %u", req->word[2],
+		    sp_zone_serial(sp_dns_zone(d->dns)));
+		sp_ctl_reply_ok(r);
+		sp_ctl_reply_field(r, "serial", "%u", sp_zone_serial(sp_dns_zone(d->dns)));
+	} else if (req->nwords == 2 && strcmp(req->word[1], "list") == 0) {
+		const sp_device *devs = sp_dns_devices(d->dns);
+		sp_ctl_reply_ok(r);
+		for (size_t i = 0; i < sp_dns_device_count(d->dns); i++) {
+			char b64[64], addr[INET6_ADDRSTRLEN];
+			uint8_t a[16];
+			sp_ula_device(d->cloud.prefix, devs[i].pub, a);
+			inet_ntop(AF_INET6, a, addr, sizeof(addr));
+			sodium_bin2base64(b64, sizeof(b64), devs[i].pub, 32, sodium_base64_VARIANT_ORIGINAL);
+			sp_ctl_reply_field(r, "devices[]", "name=%s address=%s key=%s sshfp=%zu",
+			    devs[i].name, addr, b64, devs[i].nsshfp);
+		}
+	} else {
+		sp_ctl_reply_error(r, SP_EINVAL, "usage: device add|remove|list ...");
+	}
+}
+
+static void
+ctl_zone(sp_daemon *d, const sp_ctl_request *req, sp_ctl_reply *r)
+{
+	char *text, *line, *save = NULL;
+	size_t len;
+	int rc;
+
+	if (!need_gateway(d, r))
+		return;
+	if (req->nwords != 2 || strcmp(req->word[1], "export") != 0) {
+		sp_ctl_reply_error(r, SP_EINVAL, "usage: zone export");
+		return;
+	}
+	if ((rc = sp_xfr_text(sp_dns_zone(d->dns), sp_clock_wall(), &text, &len)) != SP_OK) {
+		sp_ctl_reply_error(r, rc, "exporting the zone: %s", sp_strerror(rc));
+		return;
+	}
+	sp_ctl_reply_ok(r);
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		sp_ctl_reply_field(r, "rr[]", "%s", line);
+	free(text);
 }
 
 static const struct {
@@ -47,6 +174,8 @@ static const struct {
 	void (*fn)(sp_daemon *d, const sp_ctl_request *req, sp_ctl_reply *r);
 } verbs[] = {
 	{ "status", ctl_status },
+	{ "device", ctl_device },
+	{ "zone", ctl_zone },
 };
 
 void

@@ -11,7 +11,7 @@ static int
 field(void *arg, const char *name, const char *value)
 {
 	(void)arg;
-	if (name[0] == '\0' || strchr(value, '\n') != NULL)
+	if (name[0] == '\0' || strchr(name, '\t') != NULL || strchr(value, '\n') != NULL)
 		__builtin_trap();
 	return SP_OK;
 }

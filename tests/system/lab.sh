@@ -20,6 +20,7 @@
 #                                   empties its cache
 #   lab_query NAME TYPE [DIG_OPT...] dig +dnssec through the resolver
 #   lab_ad DIG_OUTPUT               true if the answer has the AD flag
+#   lab_delv_anchor DS_FILE         print the DS lines as a delv -a file
 #   lab_down                        end every process in the namespaces and
 #                                   delete them; runs from the EXIT trap
 #
@@ -123,15 +124,21 @@ lab_spawn() {
 lab_stop() {
 	eval "pid=\${LAB_PID_$1:-}"
 	[ -n "$pid" ] || return 0
-	kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
+	kill -TERM "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	i=0
-	while kill -0 -- "-$pid" 2>/dev/null && [ $i -lt 50 ]; do
+	while lab_group_running "$pid" && [ $i -lt 50 ]; do
 		sleep 0.1
 		i=$((i + 1))
 	done
-	kill -KILL -- "-$pid" 2>/dev/null
+	lab_group_running "$pid" && kill -KILL "-$pid" 2>/dev/null
 	eval "LAB_PID_$1="
+}
+
+# NSD's main process exits before reaping its server child, which is left a
+# zombie until init reaps it; a zombie holds no socket, so it does not count.
+lab_group_running() {
+	ps -e -o pgid= -o stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { f = 1 } END { exit !f }'
 }
 
 lab_alive() {
@@ -317,6 +324,15 @@ lab_query() {
 	name=$1 type=$2
 	shift 2
 	lab_exec res dig +dnssec +time=3 +tries=1 "$@" @"$LAB_RES_IP4" "$name" "$type"
+}
+
+# lab_delv_anchor DS_FILE: the DS lines as the trust-anchors clause delv -a
+# reads; delv does not take zone-file DS lines.
+lab_delv_anchor() {
+	awk '/^[^;]/ { for (i = 1; i <= NF && $i != "DS"; i++) ; if (i > NF) next
+		d = ""; for (j = i + 4; j <= NF; j++) d = d $j
+		a = a sprintf("\t%s static-ds %s %s %s \"%s\";\n", $1, $(i + 1), $(i + 2), $(i + 3), d) }
+		END { if (a == "") exit 1; printf "trust-anchors {\n%s};\n", a }' "$1"
 }
 
 lab_ad() { printf '%s\n' "$1" | grep -Eq '^;; flags:[a-z ]* ad[ ;]'; }

@@ -74,13 +74,13 @@ test_reply_round_trip(void **state)
 	sp_ctl_reply_ok(&r);
 	sp_ctl_reply_field(&r, "role", "%s", "gateway");
 	sp_ctl_reply_field(&r, "keys[]", "role=%s tag=%u", "ksk", 3613u);
-	sp_ctl_reply_field(&r, "evil", "%s", "line\nbreak\ttab");
+	sp_ctl_reply_field(&r, "evil", "%s", "line\nbreak\ttab\x01");
 	sp_ctl_reply_end(&r);
 	assert_int_equal(r.err, SP_OK);
 	assert_string_equal(r.buf, "ok\nrole\tgateway\nkeys[]\trole=ksk tag=3613\n"
-	    "evil\tline?break?tab\n\n");
+	    "evil\tline?break\ttab?\n\n");
 	assert_int_equal(sp_ctl_reply_parse(r.buf, r.len, record, &s, &e), SP_OK);
-	assert_string_equal(s.text, "role=gateway;keys[]=role=ksk tag=3613;evil=line?break?tab;");
+	assert_string_equal(s.text, "role=gateway;keys[]=role=ksk tag=3613;evil=line?break\ttab?;");
 	sp_ctl_reply_free(&r);
 }
 
