@@ -8,12 +8,14 @@
 #include "sp_log.h"
 
 #include <arpa/inet.h>
+#include <sodium.h>
 
 #include "sp_platform.h"
 
 enum {
 	OPT_STATE, OPT_LOG, OPT_LOG_LEVEL, OPT_PASSPHRASE_FILE, OPT_DNS_LISTEN,
-	OPT_ZONE_NS, OPT_ZONE_ADDRESS, OPT_ZONE_TTL, OPT_RRL_RATE, OPT_COUNT
+	OPT_ZONE_NS, OPT_ZONE_ADDRESS, OPT_ZONE_TTL, OPT_RRL_RATE, OPT_TSIG_KEY,
+	OPT_SECONDARY, OPT_COUNT
 };
 
 struct option_def {
@@ -170,6 +172,80 @@ set_dns_listen(sp_conf *c, const char *value, const char **why)
 	return sp_conf_add_listen(c, value, why);
 }
 
+static void
+canon_key_name(const char *in, char *out, size_t len)
+{
+	size_t n = strlen(in), o = 0;
+
+	for (size_t i = 0; i < n && o + 2 < len; i++)
+		out[o++] = (char)((in[i] >= 'A' && in[i] <= 'Z') ? in[i] + 32 : in[i]);
+	if (o == 0 || out[o - 1] != '.')
+		out[o++] = '.';
+	out[o] = '\0';
+}
+
+const struct sp_conf_tsig *
+sp_conf_tsig_find(const sp_conf *c, const char *name)
+{
+	char want[256];
+
+	canon_key_name(name, want, sizeof(want));
+	for (size_t i = 0; i < c->ntsig; i++)
+		if (strcmp(c->tsig[i].name, want) == 0)
+			return &c->tsig[i];
+	return NULL;
+}
+
+static int
+set_tsig_key(sp_conf *c, const char *value, const char **why)
+{
+	char name[256], secret[256];
+	uint8_t raw[128];
+	size_t got;
+
+	if (c->ntsig == SP_CONF_MAX_LISTEN ||
+	    sscanf(value, "%255s %255s", name, secret) != 2 ||
+	    sodium_base642bin(raw, sizeof(raw), secret, strlen(secret), NULL, &got, NULL,
+	    sodium_base64_VARIANT_ORIGINAL) != 0 || got < 16 || strlen(secret) >= 128) {
+		*why = "must be NAME SECRET, the secret in base64 (at least 16 bytes; "
+		    "e.g. from 'tsig-keygen' or 'head -c 32 /dev/urandom | base64')";
+		sodium_memzero(secret, sizeof(secret));
+		return SP_ECONFIG;
+	}
+	if (sp_conf_tsig_find(c, name) != NULL) {
+		*why = "a key of that name is already defined";
+		return SP_ECONFIG;
+	}
+	canon_key_name(name, c->tsig[c->ntsig].name, sizeof(c->tsig[0].name));
+	memcpy(c->tsig[c->ntsig].secret, secret, strlen(secret) + 1);
+	sodium_memzero(secret, sizeof(secret));
+	sodium_memzero(raw, sizeof(raw));
+	c->ntsig++;
+	return SP_OK;
+}
+
+static int
+set_secondary(sp_conf *c, const char *value, const char **why)
+{
+	char addr[128], key[256];
+	const struct sp_conf_tsig *k;
+	struct sp_conf_secondary *s = &c->secondary[c->nsecondary];
+
+	if (c->nsecondary == SP_CONF_MAX_LISTEN ||
+	    sscanf(value, "%127s %255s", addr, key) != 2 ||
+	    sp_addr_parse(addr, &s->addr, &s->addr_len) != SP_OK) {
+		*why = "must be ADDRESS:PORT KEYNAME";
+		return SP_ECONFIG;
+	}
+	if ((k = sp_conf_tsig_find(c, key)) == NULL) {
+		*why = "names a TSIG key that is not defined (define it with tsig-key first)";
+		return SP_ECONFIG;
+	}
+	s->key = (size_t)(k - c->tsig);
+	c->nsecondary++;
+	return SP_OK;
+}
+
 static const struct option_def options[OPT_COUNT] = {
 	[OPT_STATE] = { "state", set_state, 0 },
 	[OPT_LOG] = { "log", set_log, 0 },
@@ -180,6 +256,8 @@ static const struct option_def options[OPT_COUNT] = {
 	[OPT_ZONE_ADDRESS] = { "zone-address", set_zone_address, 1 },
 	[OPT_ZONE_TTL] = { "zone-ttl", set_zone_ttl, 0 },
 	[OPT_RRL_RATE] = { "rrl-rate", set_rrl_rate, 0 },
+	[OPT_TSIG_KEY] = { "tsig-key", set_tsig_key, 1 },
+	[OPT_SECONDARY] = { "secondary", set_secondary, 1 },
 };
 
 void
@@ -214,18 +292,24 @@ sp_conf_parse(sp_conf *c, const char *what, const char *text, size_t len,
 			return sp_errf(e, SP_ECONFIG,
 			    "%s:%u: unknown option '%s' (known: state, log, log-level, "
 			    "passphrase-file, dns-listen, zone-ns, zone-address, zone-ttl, "
-			    "rrl-rate)", what, kv.line, kv.key);
+			    "rrl-rate, tsig-key, secondary)", what, kv.line, kv.key);
 		if (c->line_of[i] != 0 && !options[i].repeatable)
 			return sp_errf(e, SP_ECONFIG, "%s:%u: '%s' is already set on line %u",
 			    what, kv.line, kv.key, c->line_of[i]);
 		if (kv.value[0] == '\0')
 			return sp_errf(e, SP_ECONFIG, "%s:%u: '%s' needs a value", what,
 			    kv.line, kv.key);
-		if (options[i].set(c, kv.value, &why) != SP_OK)
+		if (options[i].set(c, kv.value, &why) != SP_OK) {
+			/* A TSIG line holds a secret: name the option, not the value. */
+			if (i == OPT_TSIG_KEY)
+				return sp_errf(e, SP_ECONFIG, "%s:%u: %s: %s", what, kv.line,
+				    kv.key, why);
 			return sp_errf(e, SP_ECONFIG, "%s:%u: %s '%s': %s", what, kv.line,
 			    kv.key, kv.value, why);
+		}
 		c->line_of[i] = kv.line;
 	}
+	sodium_memzero(&kv, sizeof(kv));
 	return rc < 0 ? rc : SP_OK;
 }
 
@@ -298,4 +382,12 @@ sp_conf_print(const sp_conf *c, FILE *f)
 	}
 	fprintf(f, "zone-ttl %u\n", c->zone.ttl);
 	fprintf(f, "rrl-rate %ld\n", c->rrl_rate < 0 ? 20L : c->rrl_rate);
+	for (size_t i = 0; i < c->ntsig; i++)
+		fprintf(f, "# tsig-key %s (secret not shown)\n", c->tsig[i].name);
+	for (size_t i = 0; i < c->nsecondary; i++) {
+		char a[80];
+		fprintf(f, "secondary %s %s\n",
+		    sp_addr_format((const struct sockaddr *)&c->secondary[i].addr, a, sizeof(a)),
+		    c->tsig[c->secondary[i].key].name);
+	}
 }

@@ -27,9 +27,23 @@ typedef struct sp_conf {
 	size_t ndns_listen;
 	sp_zone_config zone;         /* zone-ns, zone-address, zone-ttl */
 	long rrl_rate;               /* -1 = not set (default on, 20/s) */
+	/* Zone transfers: TSIG keys (HMAC-SHA256) and secondaries to NOTIFY. */
+	struct sp_conf_tsig {
+		char name[256];          /* lowercase, with the trailing dot */
+		char secret[128];        /* base64; never logged or printed */
+	} tsig[SP_CONF_MAX_LISTEN];
+	size_t ntsig;
+	struct sp_conf_secondary {
+		struct sockaddr_storage addr;
+		socklen_t addr_len;
+		size_t key;              /* index into tsig[] */
+	} secondary[SP_CONF_MAX_LISTEN];
+	size_t nsecondary;
 	unsigned line_of[16];        /* where each option was set, for duplicates */
 } sp_conf;
 
+/* The TSIG key named name (any case, dot optional), or NULL. */
+const struct sp_conf_tsig *sp_conf_tsig_find(const sp_conf *c, const char *name);
 /* Add one "ADDR:PORT" listen address (the --dns-listen flag). */
 int sp_conf_add_listen(sp_conf *c, const char *text, const char **why);
 

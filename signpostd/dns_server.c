@@ -9,7 +9,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <ldns/ldns.h>
+
 #include "daemon.h"
+#include "sp_xfr.h"
 #include "sp_kv.h"
 #include "sp_log.h"
 #include "sp_rrl.h"
@@ -44,6 +47,23 @@ struct tcp_listener {
 	sp_watch *watch;
 };
 
+#define NOTIFY_TRIES 5
+#define NOTIFY_INTERVAL_MS 2000
+
+/* A NOTIFY in flight to one secondary, retried until it answers. */
+struct notify {
+	sp_dns_server *s;
+	size_t secondary;
+	uint16_t id;
+	int tries;
+	int fd;
+	sp_watch *watch;
+	sp_timer *timer;
+	int done;
+};
+
+static void notify_finish(struct notify *n);
+
 struct sp_dns_server {
 	sp_daemon *d;
 	sp_answerer *answerer;
@@ -53,6 +73,7 @@ struct sp_dns_server {
 	size_t ndevs;
 	uint32_t serial;
 	sp_timer *refresh;
+	struct notify *notifies;        /* one per configured secondary */
 	struct udp_listener udp[SP_CONF_MAX_LISTEN];
 	struct tcp_listener tcp[SP_CONF_MAX_LISTEN];
 	size_t nlisten;
@@ -128,6 +149,7 @@ rebuild(sp_dns_server *s, int bump, sp_errmsg *e)
 }
 
 static void schedule_refresh(sp_dns_server *s);
+static void notify_all(sp_dns_server *s);
 
 static void
 on_refresh(void *arg)
@@ -160,8 +182,10 @@ sp_dns_zone_changed(sp_dns_server *s, sp_errmsg *e)
 {
 	int rc = rebuild(s, 1, e);
 
-	if (rc == SP_OK)
+	if (rc == SP_OK) {
 		schedule_refresh(s);
+		notify_all(s);
+	}
 	return rc;
 }
 
@@ -410,6 +434,12 @@ sp_dns_server_start(sp_daemon *d, sp_errmsg *e)
 	d->dns = s;
 	if ((rc = sp_answerer_new(0, &s->answerer)) != SP_OK)
 		return rc;
+	if (d->conf.nsecondary > 0) {
+		if ((s->notifies = calloc(d->conf.nsecondary, sizeof(*s->notifies))) == NULL)
+			return SP_ENOMEM;
+		for (size_t i = 0; i < d->conf.nsecondary; i++)
+			s->notifies[i].fd = -1;
+	}
 	sp_rrl_config_default(&rc_cfg);
 	if (d->conf.rrl_rate >= 0)
 		rc_cfg.rate = (unsigned)d->conf.rrl_rate;
@@ -464,6 +494,9 @@ sp_dns_server_stop(sp_dns_server *s)
 			close(s->tcp[i].fd);
 	}
 	sp_timer_cancel(s->refresh);
+	for (size_t i = 0; s->notifies != NULL && i < s->d->conf.nsecondary; i++)
+		notify_finish(&s->notifies[i]);
+	free(s->notifies);
 	sp_answerer_free(s->answerer);
 	sp_rrl_free(s->rrl);
 	sp_zone_free(s->zone);
@@ -513,24 +546,265 @@ sp_dns_device_remove(sp_dns_server *s, const char *name, sp_errmsg *e)
 
 /* ---- zone transfers ------------------------------------------------------ */
 
-/* Transfers are not configured yet: refuse them, as for any client we do
- * not know. */
+/* Transfers are rare and not on the hot path, so they use ldns for the
+ * message building and for TSIG (RFC 8945), rather than our own code. */
+
+#define XFR_MSG_RRS 256
+#define XFR_MSG_BYTES 16000
+
+struct xfr_out {
+	sp_dns_server *s;
+	struct tcp_conn *c;
+	int (*queue)(struct tcp_conn *, const uint8_t *, size_t);
+	const ldns_pkt *req;
+	const struct sp_conf_tsig *key;
+	ldns_rdf *mac;                /* MAC of the request, then of our last message */
+	ldns_pkt *pkt;
+	size_t bytes;
+	int messages;
+	size_t rrs;
+};
+
+static ldns_pkt *
+xfr_new_pkt(const ldns_pkt *req)
+{
+	ldns_pkt *p = ldns_pkt_new();
+
+	if (p == NULL)
+		return NULL;
+	ldns_pkt_set_id(p, ldns_pkt_id(req));
+	ldns_pkt_set_qr(p, true);
+	ldns_pkt_set_aa(p, true);
+	ldns_pkt_set_opcode(p, LDNS_PACKET_QUERY);
+	if (ldns_pkt_qdcount(req) > 0)
+		ldns_pkt_push_rr(p, LDNS_SECTION_QUESTION,
+		    ldns_rr_clone(ldns_rr_list_rr(ldns_pkt_question(req), 0)));
+	return p;
+}
+
+/* Sign (TSIG, chained to the previous MAC) and queue one message. */
+static int
+xfr_send(struct xfr_out *x, ldns_pkt *p)
+{
+	uint8_t *wire = NULL;
+	size_t size;
+	int rc;
+
+	if (x->key != NULL) {
+		if (ldns_pkt_tsig_sign_next(p, x->key->name, x->key->secret, 300,
+		    "hmac-sha256.", x->mac, x->messages > 0) != LDNS_STATUS_OK)
+			return SP_ECRYPTO;
+		ldns_rdf_deep_free(x->mac);
+		x->mac = ldns_rdf_clone(ldns_rr_rdf(ldns_pkt_tsig(p), 3));
+	}
+	if (ldns_pkt2wire(&wire, p, &size) != LDNS_STATUS_OK)
+		return SP_ENOMEM;
+	rc = x->queue(x->c, wire, size);
+	free(wire);
+	x->messages++;
+	return rc;
+}
+
+static int
+xfr_rr(void *arg, const uint8_t *owner, size_t owner_len, uint16_t type, uint32_t ttl,
+    const uint8_t *rdata, size_t rdlen)
+{
+	struct xfr_out *x = arg;
+	ldns_rr *rr = sp_xfr_ldns_rr(owner, owner_len, type, ttl, rdata, rdlen);
+	int rc;
+
+	if (rr == NULL)
+		return SP_EINVAL;
+	if (x->pkt != NULL && (ldns_pkt_ancount(x->pkt) >= XFR_MSG_RRS ||
+	    x->bytes + owner_len + 10 + rdlen > XFR_MSG_BYTES)) {
+		rc = xfr_send(x, x->pkt);
+		ldns_pkt_free(x->pkt);
+		x->pkt = NULL;
+		if (rc != SP_OK) {
+			ldns_rr_free(rr);
+			return rc;
+		}
+	}
+	if (x->pkt == NULL) {
+		if ((x->pkt = xfr_new_pkt(x->req)) == NULL) {
+			ldns_rr_free(rr);
+			return SP_ENOMEM;
+		}
+		x->bytes = 0;
+	}
+	ldns_pkt_push_rr(x->pkt, LDNS_SECTION_ANSWER, rr);
+	x->bytes += owner_len + 10 + rdlen;
+	x->rrs++;
+	return SP_OK;
+}
+
+/* A one-message error reply to a transfer request. */
+static int
+xfr_refuse(struct xfr_out *x, ldns_pkt_rcode rcode, const char *why)
+{
+	ldns_pkt *p = xfr_new_pkt(x->req);
+	int rc;
+	char who[80] = "?";
+
+	if (p == NULL)
+		return SP_ENOMEM;
+	ldns_pkt_set_rcode(p, (uint8_t)rcode);
+	ldns_pkt_set_aa(p, false);
+	rc = xfr_send(x, p);
+	ldns_pkt_free(p);
+	sp_warn("zone transfer refused: %s%s", why, who[0] == '?' ? "" : who);
+	return rc;
+}
+
 static int
 sp_dns_xfr(sp_dns_server *s, const uint8_t *q, size_t len, struct tcp_conn *c,
     int (*queue)(struct tcp_conn *, const uint8_t *, size_t))
 {
-	uint8_t resp[512];
-	size_t n;
+	struct xfr_out x;
+	ldns_pkt *req = NULL;
+	ldns_rr *tsig;
+	char *keyname;
+	int rc;
 
-	(void)s;
-	if (len < SP_DNS_HEADER)
+	memset(&x, 0, sizeof(x));
+	x.s = s;
+	x.c = c;
+	x.queue = queue;
+	if (ldns_wire2pkt(&req, q, len) != LDNS_STATUS_OK)
 		return SP_EPROTO;
-	n = len < sizeof(resp) ? len : SP_DNS_HEADER;
-	memcpy(resp, q, n);
-	resp[2] = (uint8_t)((resp[2] & 0x79) | 0x80);
-	resp[3] = SP_RCODE_REFUSED;
-	memset(resp + 6, 0, 6);
-	return queue(c, resp, n);
+	x.req = req;
+	if ((tsig = ldns_pkt_tsig(req)) == NULL) {
+		rc = xfr_refuse(&x, LDNS_RCODE_REFUSED, "the request is not signed with TSIG");
+		goto out;
+	}
+	keyname = ldns_rdf2str(ldns_rr_owner(tsig));
+	x.key = keyname != NULL ? sp_conf_tsig_find(&s->d->conf, keyname) : NULL;
+	free(keyname);
+	if (x.key == NULL) {
+		x.key = NULL;
+		rc = xfr_refuse(&x, LDNS_RCODE_NOTAUTH, "unknown TSIG key");
+		goto out;
+	}
+	if (!ldns_pkt_tsig_verify(req, q, len, x.key->name, x.key->secret, NULL)) {
+		x.key = NULL;
+		rc = xfr_refuse(&x, LDNS_RCODE_NOTAUTH, "bad TSIG signature");
+		goto out;
+	}
+	x.mac = ldns_rdf_clone(ldns_rr_rdf(tsig, 3));
+	rc = sp_xfr_walk(s->zone, sp_clock_wall(), xfr_rr, &x);
+	if (rc == SP_OK && x.pkt != NULL)
+		rc = xfr_send(&x, x.pkt);
+	if (rc == SP_OK)
+		sp_info("zone transfer of %s serial %u: %zu records in %d messages (key %s)",
+		    s->d->cloud.zone, s->serial, x.rrs, x.messages, x.key->name);
+out:
+	ldns_pkt_free(x.pkt);
+	ldns_rdf_deep_free(x.mac);
+	ldns_pkt_free(req);
+	return rc;
+}
+
+/* ---- NOTIFY (RFC 1996) ------------------------------------------------------ */
+
+static void notify_send(struct notify *n);
+
+static void
+notify_finish(struct notify *n)
+{
+	n->done = 1;
+	sp_watch_cancel(n->watch);
+	n->watch = NULL;
+	sp_timer_cancel(n->timer);
+	n->timer = NULL;
+	if (n->fd >= 0)
+		close(n->fd);
+	n->fd = -1;
+}
+
+static void
+notify_retry(void *arg)
+{
+	struct notify *n = arg;
+
+	n->timer = NULL;
+	if (n->tries >= NOTIFY_TRIES) {
+		char a[80];
+		sp_warn("NOTIFY to %s: no answer after %d tries",
+		    sp_addr_format((struct sockaddr *)&n->s->d->conf.secondary[n->secondary].addr,
+		    a, sizeof(a)), n->tries);
+		notify_finish(n);
+		return;
+	}
+	notify_send(n);
+}
+
+static void
+notify_reply(void *arg, int fd, unsigned events)
+{
+	struct notify *n = arg;
+	uint8_t buf[4096];
+	ssize_t got;
+
+	(void)events;
+	got = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	if (got >= SP_DNS_HEADER && ((uint16_t)(buf[0] << 8 | buf[1])) == n->id &&
+	    (buf[2] & 0x80)) {
+		char a[80];
+		sp_debug("NOTIFY acknowledged by %s",
+		    sp_addr_format((struct sockaddr *)&n->s->d->conf.secondary[n->secondary].addr,
+		    a, sizeof(a)));
+		notify_finish(n);
+	}
+}
+
+static void
+notify_send(struct notify *n)
+{
+	const struct sp_conf_secondary *sec = &n->s->d->conf.secondary[n->secondary];
+	const struct sp_conf_tsig *key = &n->s->d->conf.tsig[sec->key];
+	ldns_rdf *zone = ldns_dname_new_frm_str(n->s->d->cloud.zone);
+	ldns_pkt *p;
+	uint8_t *wire = NULL;
+	size_t size;
+
+	n->tries++;
+	p = zone ? ldns_pkt_query_new(zone, LDNS_RR_TYPE_SOA, LDNS_RR_CLASS_IN, LDNS_AA) : NULL;
+	if (p != NULL) {
+		ldns_pkt_set_opcode(p, LDNS_PACKET_NOTIFY);
+		ldns_pkt_set_id(p, n->id);
+		if (ldns_pkt_tsig_sign(p, key->name, key->secret, 300, "hmac-sha256.", NULL) ==
+		    LDNS_STATUS_OK && ldns_pkt2wire(&wire, p, &size) == LDNS_STATUS_OK)
+			sendto(n->fd, wire, size, 0, (const struct sockaddr *)&sec->addr,
+			    sec->addr_len);
+		free(wire);
+		ldns_pkt_free(p);
+	} else {
+		ldns_rdf_deep_free(zone);
+	}
+	sp_loop_timer(n->s->d->loop, NOTIFY_INTERVAL_MS, notify_retry, n, &n->timer);
+}
+
+static void
+notify_all(sp_dns_server *s)
+{
+	for (size_t i = 0; i < s->d->conf.nsecondary; i++) {
+		struct notify *n = &s->notifies[i];
+		const struct sp_conf_secondary *sec = &s->d->conf.secondary[i];
+
+		notify_finish(n);
+		n->s = s;
+		n->secondary = i;
+		n->tries = 0;
+		n->done = 0;
+		sp_random(&n->id, sizeof(n->id));
+		n->fd = socket(sec->addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (n->fd < 0 ||
+		    sp_loop_watch(s->d->loop, n->fd, SP_IO_READ, notify_reply, n, &n->watch) != SP_OK) {
+			notify_finish(n);
+			continue;
+		}
+		notify_send(n);
+	}
 }
 
 const sp_zone *sp_dns_zone(const sp_dns_server *s) { return s->zone; }
