@@ -11,8 +11,10 @@ libcurl4-openssl-dev libssl-dev libqrencode-dev libcmocka-dev"
 # Tests: the real peers the system tests talk to.
 #   ldnsutils: ldns-key2ds, ldns-verify-zone; bind9-dnsutils: delv, dig;
 #   unbound: unbound-checkconf and the validating resolver; iproute2: ip netns;
-#   jq: checks the JSON the CLI prints.
-TEST="ldnsutils bind9-dnsutils unbound iproute2 procps jq"
+#   jq: checks the JSON the CLI prints; knot-dnsutils: kdig; nsd: the
+#   secondary and the lab's root; openssh-client: ssh-keygen for SSHFP.
+TEST="ldnsutils bind9-dnsutils unbound iproute2 procps jq knot-dnsutils nsd
+openssh-client"
 
 missing=""
 for p in $BUILD $TEST; do

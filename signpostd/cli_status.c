@@ -43,7 +43,8 @@ get(const struct fields *f, const char *name)
 static int
 numeric(const char *name)
 {
-	static const char *const names[] = { "pid", "uptime", "tag", "algorithm" };
+	static const char *const names[] = { "pid", "uptime", "tag", "algorithm",
+		"zone-serial", "devices", "dns-queries", "dns-dropped" };
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strcmp(name, names[i]) == 0)
