@@ -93,6 +93,7 @@ sp_key_fill_info(sp_key_info *info, sp_key_role role, int64_t created,
 	info->algorithm = SP_KEY_ALG_ED25519;
 	info->flags = sp_key_role_flags(role);
 	info->created = created;
+	info->since = created;
 	memcpy(info->pub, pub, SP_KEY_PUBLIC_BYTES);
 	sp_dnskey_rdata(info->flags, pub, rdata);
 	info->tag = sp_keytag(rdata, sizeof(rdata));
@@ -178,9 +179,10 @@ sp_key_info_of(const sp_key *k)
 }
 
 void
-sp_key_set_state(sp_key *k, sp_key_state state)
+sp_key_set_state(sp_key *k, sp_key_state state, int64_t since)
 {
 	k->info.state = state;
+	k->info.since = since;
 }
 
 int

@@ -6,6 +6,7 @@
  *   algorithm 15
  *   state active
  *   created 2026-11-23T01:46:12Z
+ *   since 2026-11-23T01:46:12Z      (when it entered its state)
  *   public <base64 of the Ed25519 public key>
  *   secret <base64 of the 32-byte seed>                    (or)
  *   sealed argon2id13 <ops> <mem> <salt> <nonce> <check> <ciphertext>
@@ -111,7 +112,7 @@ seal_line(const sp_key *k, const sp_seal *seal, char **out)
 int
 sp_key_encode(const sp_key *k, const sp_seal *seal, char **out, size_t *len)
 {
-	char created[SP_TIME_TEXT], pub64[B64(SP_KEY_PUBLIC_BYTES)], sum[65];
+	char created[SP_TIME_TEXT], since[SP_TIME_TEXT], pub64[B64(SP_KEY_PUBLIC_BYTES)], sum[65];
 	char *secret_line = NULL, *buf = NULL;
 	uint8_t digest[crypto_hash_sha256_BYTES];
 	size_t blen = 0;
@@ -136,6 +137,7 @@ sp_key_encode(const sp_key *k, const sp_seal *seal, char **out, size_t *len)
 			return SP_ENOMEM;
 	}
 	sp_time_format(k->info.created, created);
+	sp_time_format(k->info.since, since);
 	sodium_bin2base64(pub64, sizeof(pub64), k->info.pub, SP_KEY_PUBLIC_BYTES,
 	    sodium_base64_VARIANT_ORIGINAL);
 
@@ -155,8 +157,8 @@ sp_key_encode(const sp_key *k, const sp_seal *seal, char **out, size_t *len)
 	}
 	setvbuf(f, NULL, _IONBF, 0);
 	fprintf(f, "signpost-key %d\nrole %s\nalgorithm %u\nstate %s\ncreated %s\n"
-	    "public %s\n%s\n", KEYFILE_VERSION, sp_key_role_name(k->info.role),
-	    k->info.algorithm, sp_key_state_name(k->info.state), created, pub64,
+	    "since %s\npublic %s\n%s\n", KEYFILE_VERSION, sp_key_role_name(k->info.role),
+	    k->info.algorithm, sp_key_state_name(k->info.state), created, since, pub64,
 	    secret_line);
 	long pos = ftell(f);
 	fclose(f);
@@ -184,9 +186,9 @@ sp_key_text_free(char *text, size_t len)
 
 /* ---- decoding ---------------------------------------------------------- */
 
-enum field { F_ROLE, F_ALG, F_STATE, F_CREATED, F_PUBLIC, F_SECRET, F_SEALED, F_COUNT };
+enum field { F_ROLE, F_ALG, F_STATE, F_CREATED, F_PUBLIC, F_SECRET, F_SEALED, F_SINCE, F_COUNT };
 static const char *const field_names[F_COUNT] = {
-	"role", "algorithm", "state", "created", "public", "secret", "sealed",
+	"role", "algorithm", "state", "created", "public", "secret", "sealed", "since",
 };
 
 struct parsed {
@@ -362,7 +364,7 @@ sp_key_decode(const char *text, size_t len, const char *pass, size_t passlen,
 	uint8_t pub[SP_KEY_PUBLIC_BYTES];
 	sp_key_role role;
 	sp_key_state state;
-	int64_t created;
+	int64_t created, since;
 	sp_key *k = NULL;
 	int rc;
 
@@ -381,13 +383,15 @@ sp_key_decode(const char *text, size_t len, const char *pass, size_t passlen,
 	if (sp_key_role_parse(p->val[F_ROLE], &role) != SP_OK ||
 	    sp_key_state_parse(p->val[F_STATE], &state) != SP_OK ||
 	    sp_time_parse(p->val[F_CREATED], &created) != SP_OK ||
-	    b64_exact(p->val[F_PUBLIC], pub, sizeof(pub)) != SP_OK) {
+	    b64_exact(p->val[F_PUBLIC], pub, sizeof(pub)) != SP_OK ||
+	    (p->seen[F_SINCE] && sp_time_parse(p->val[F_SINCE], &since) != SP_OK)) {
 		rc = sp_errf(e, SP_ECORRUPT, "a field has an invalid value");
 		goto out;
 	}
 	if ((rc = sp_key_new_public(role, created, pub, &k)) != SP_OK)
 		goto out;
 	k->info.state = state;
+	k->info.since = p->seen[F_SINCE] ? since : created;
 	if (p->seen[F_SEALED]) {
 		if ((k->sealed = malloc(strlen(p->val[F_SEALED]) + 8)) == NULL) {
 			rc = SP_ENOMEM;

@@ -43,6 +43,34 @@ sp_keystore_add(sp_store *s, const sp_key *key, const sp_seal *seal, sp_errmsg *
 	return rc;
 }
 
+int
+sp_keystore_update(sp_store *s, const sp_key *key, const sp_seal *seal, sp_errmsg *e)
+{
+	char base[64], name[80];
+	size_t len;
+	char *text;
+	int rc;
+
+	sp_keystore_name(&key->info, base);
+	snprintf(name, sizeof(name), KEYS_DIR "/%s", base);
+	if ((rc = sp_key_encode(key, key->sealed != NULL ? NULL : seal, &text, &len)) != SP_OK)
+		return sp_errf(e, rc, "%s/%s: cannot encode key: %s", sp_store_where(s),
+		    name, sp_strerror(rc));
+	rc = sp_store_put(s, name, text, len, e);
+	sp_key_text_free(text, len);
+	return rc;
+}
+
+int
+sp_keystore_remove(sp_store *s, const sp_key_info *key, sp_errmsg *e)
+{
+	char base[64], name[80];
+
+	sp_keystore_name(key, base);
+	snprintf(name, sizeof(name), KEYS_DIR "/%s", base);
+	return sp_store_del(s, name, e);
+}
+
 struct collect {
 	sp_store *store;
 	const char *pass;

@@ -53,6 +53,7 @@ typedef struct sp_key_info {
 	uint16_t flags;                    /* DNSKEY flags (0 for a device key) */
 	uint16_t tag;                      /* RFC 4034 key tag of the DNSKEY */
 	int64_t created;                   /* Unix seconds */
+	int64_t since;                     /* when it entered its state */
 	uint8_t pub[SP_KEY_PUBLIC_BYTES];
 	char id[SP_KEY_ID_CHARS + 1];      /* hex of SHA-256(pub), first 8 bytes */
 } sp_key_info;
@@ -82,7 +83,8 @@ int sp_key_from_seed(sp_key_role role, const uint8_t seed[SP_KEY_SEED_BYTES],
 void sp_key_free(sp_key *key);
 
 const sp_key_info *sp_key_info_of(const sp_key *key);
-void sp_key_set_state(sp_key *key, sp_key_state state);
+/* Change the state, recording when (rollover). */
+void sp_key_set_state(sp_key *key, sp_key_state state, int64_t since);
 /* 1 if the private half is loaded. */
 int sp_key_has_secret(const sp_key *key);
 
@@ -164,6 +166,13 @@ int sp_key_decode(const char *text, size_t len, const char *pass, size_t passlen
 
 /* Save a new key; SP_EEXIST if a key with that name exists. */
 int sp_keystore_add(sp_store *s, const sp_key *key, const sp_seal *seal, sp_errmsg *e)
+	__attribute__((warn_unused_result));
+/* Rewrite a stored key after a state change (atomically). A key read
+ * sealed keeps its seal; one created in this process is sealed with seal. */
+int sp_keystore_update(sp_store *s, const sp_key *key, const sp_seal *seal, sp_errmsg *e)
+	__attribute__((warn_unused_result));
+/* Delete a key's file: its private half is gone for good. */
+int sp_keystore_remove(sp_store *s, const sp_key_info *key, sp_errmsg *e)
 	__attribute__((warn_unused_result));
 /* Public information of every key, sorted by file name. *out is malloc'd. */
 int sp_keystore_list(sp_store *s, sp_key_info **out, size_t *n, sp_errmsg *e)

@@ -65,10 +65,11 @@ sp_answerer_stats(const sp_answerer *a)
 	return &a->stats;
 }
 
-/* Copy an RRset's wire, rewriting each owner pointer to owner_ptr. */
+/* Copy an RRset's wire, rewriting each owner pointer to owner_ptr and
+ * lowering a TTL above max_ttl to it. */
 static void
 put_rrset(sp_wire *w, const sp_rrset *rs, int dnssec, uint16_t owner_ptr,
-    uint16_t *count)
+    uint32_t max_ttl, uint16_t *count)
 {
 	size_t len = dnssec ? rs->wire_len : rs->wire_plain;
 	size_t start = sp_wire_used(w), off = 0;
@@ -80,6 +81,12 @@ put_rrset(sp_wire *w, const sp_rrset *rs, int dnssec, uint16_t owner_ptr,
 		uint16_t rdlen = (uint16_t)(rs->wire[off + 10] << 8 | rs->wire[off + 11]);
 		w->buf[start + off] = (uint8_t)(owner_ptr >> 8);
 		w->buf[start + off + 1] = (uint8_t)owner_ptr;
+		if (rs->ttl > max_ttl) {
+			w->buf[start + off + 6] = (uint8_t)(max_ttl >> 24);
+			w->buf[start + off + 7] = (uint8_t)(max_ttl >> 16);
+			w->buf[start + off + 8] = (uint8_t)(max_ttl >> 8);
+			w->buf[start + off + 9] = (uint8_t)max_ttl;
+		}
 		off += 12 + rdlen;
 		(*count)++;
 	}
@@ -396,14 +403,17 @@ sp_answer(sp_answerer *a, const uint8_t *query, size_t qlen, int tcp,
 		}
 	}
 	if (rs != NULL) {
-		put_rrset(&w, rs, dnssec, 0xc00c, &counts[0]);
+		put_rrset(&w, rs, dnssec, 0xc00c, UINT32_MAX, &counts[0]);
 		kind = SP_ANS_ANSWER;
 		a->stats.answers++;
 	} else {
-		put_rrset(&w, sp_node_rrset(apex_node, SP_T_SOA), dnssec, apex_ptr, &counts[1]);
+		/* RFC 2308 section 3: the SOA of a negative answer carries the
+		 * negative TTL, min(SOA TTL, SOA minimum). */
+		put_rrset(&w, sp_node_rrset(apex_node, SP_T_SOA), dnssec, apex_ptr,
+		    sp_zone_neg_ttl(a->zone), &counts[1]);
 		if (node != NULL) {
 			if (dnssec)
-				put_rrset(&w, &node->nsec, 1, 0xc00c, &counts[1]);
+				put_rrset(&w, &node->nsec, 1, 0xc00c, UINT32_MAX, &counts[1]);
 			kind = SP_ANS_NODATA;
 			a->stats.nodata++;
 		} else {

@@ -158,7 +158,13 @@ sp_dname_skip(sp_wire *r)
 		if (sp_wire_err(r) != SP_OK || l == 0)
 			return;
 		if ((l & 0xc0) == 0xc0) {
-			sp_wire_u8(r);
+			size_t at = r->pos - 1;
+			size_t target = (size_t)(l & 0x3f) << 8 | sp_wire_u8(r);
+			/* RFC 1035 4.1.4: a pointer refers to a prior occurrence.
+			 * One to itself or further on is malformed (a loop for any
+			 * reader that follows it). */
+			if (target >= at)
+				sp_wire_fail(r, SP_EPROTO);
 			return;
 		}
 		if (l & 0xc0) {

@@ -88,10 +88,15 @@ int
 sp_zone_add(sp_zone_builder *b, const uint8_t *owner, size_t owner_len,
     uint16_t type, uint32_t ttl, const uint8_t *rdata, size_t rdlen)
 {
+	uint8_t lower[SP_DNAME_MAX];
 	struct rec *r;
 
-	if (owner_len == 0 || owner_len > SP_DNAME_MAX || sp_dname_len(owner) != owner_len ||
-	    !sp_dname_in_zone(owner, owner_len, b->apex, b->apex_len) ||
+	if (owner_len == 0 || owner_len > SP_DNAME_MAX || sp_dname_len(owner) != owner_len)
+		return SP_EINVAL;
+	/* Lowercase before the apex test, which compares bytes. */
+	for (size_t i = 0; i < owner_len; i++)
+		lower[i] = owner[i] >= 'A' && owner[i] <= 'Z' ? (uint8_t)(owner[i] + 32) : owner[i];
+	if (!sp_dname_in_zone(lower, owner_len, b->apex, b->apex_len) ||
 	    rdlen > ZONE_MAX_RDATA || type == SP_T_RRSIG || type == SP_T_NSEC)
 		return SP_EINVAL;
 	if (b->n == b->cap) {
@@ -110,10 +115,7 @@ sp_zone_add(sp_zone_builder *b, const uint8_t *owner, size_t owner_len,
 		free(r->rdata);
 		return SP_ENOMEM;
 	}
-	memcpy(r->owner, owner, owner_len);
-	for (size_t i = 0; i < owner_len; i++)
-		if (r->owner[i] >= 'A' && r->owner[i] <= 'Z')
-			r->owner[i] = (uint8_t)(r->owner[i] + 32);
+	memcpy(r->owner, lower, owner_len);
 	if (rdlen)
 		memcpy(r->rdata, rdata, rdlen);
 	r->owner_len = owner_len;
@@ -571,7 +573,8 @@ sp_zone_finish(sp_zone_builder *b, const sp_zone_signers *signers,
 	}
 
 	/* The SOA gives the serial and the negative TTL. */
-	const sp_node *apex = sp_dname_cmp(z->nodes[0].name, z->apex) == 0 ? &z->nodes[0] : NULL;
+	const sp_node *apex = z->nnodes > 0 && sp_dname_cmp(z->nodes[0].name, z->apex) == 0 ?
+	    &z->nodes[0] : NULL;
 	const sp_rrset *soa = apex ? sp_node_rrset(apex, SP_T_SOA) : NULL;
 	if (soa == NULL || soa->count != 1 || soa->rdata_len < 2 + 22) {
 		rc = SP_EINVAL;

@@ -19,7 +19,7 @@ static const struct {
 } commands[] = {
 	{ "init", cli_init, "init --zone ZONE --name NAME [--passphrase-file FILE]" },
 	{ "status", cli_status, "status [--json]" },
-	{ "zone", cli_zone, "zone ds | zone dnskey | zone anchor --format bind|unbound | zone export" },
+	{ "zone", cli_zone, "zone ds | dnskey | anchor --format bind|unbound | export | rollover zsk|ksk [--complete]" },
 	{ "keys", cli_keys, "keys" },
 	{ "device", cli_device, "device add NAME --key KEY [--sshfp FILE] | device remove NAME | device list" },
 };

@@ -10,7 +10,61 @@
 
 #define ZONE_KEY_TTL 3600
 
-enum zone_cmd { ZONE_DS, ZONE_DNSKEY, ZONE_ANCHOR, ZONE_EXPORT };
+enum zone_cmd { ZONE_DS, ZONE_DNSKEY, ZONE_ANCHOR, ZONE_EXPORT, ZONE_ROLLOVER };
+
+static int
+collect_ds(void *arg, const char *name, const char *value)
+{
+	FILE *f = arg;
+
+	if (strcmp(name, "ds[]") == 0)
+		fprintf(f, "%s\n", value);
+	return SP_OK;
+}
+
+/* signpost zone rollover zsk | ksk [--complete]: through the daemon. */
+static int
+zone_rollover(struct cli *c, int argc, char **argv)
+{
+	char request[64], *ds = NULL;
+	size_t dslen = 0;
+	sp_errmsg e;
+	FILE *f;
+	int rc;
+
+	if (argc == 3 && strcmp(argv[2], "zsk") == 0)
+		snprintf(request, sizeof(request), "zone rollover zsk");
+	else if (argc == 3 && strcmp(argv[2], "ksk") == 0)
+		snprintf(request, sizeof(request), "zone rollover ksk");
+	else if (argc == 4 && strcmp(argv[2], "ksk") == 0 && strcmp(argv[3], "--complete") == 0)
+		snprintf(request, sizeof(request), "zone rollover ksk complete");
+	else {
+		fprintf(stderr, "usage: signpost zone rollover zsk | ksk [--complete]\n");
+		return CLI_USAGE;
+	}
+	if ((f = open_memstream(&ds, &dslen)) == NULL)
+		return cli_error(CLI_FAIL, "out of memory");
+	rc = cli_call(c, request, collect_ds, f, &e);
+	fclose(f);
+	if (rc == CLI_NOTRUNNING)
+		cli_error(rc, "%s; rollovers need the running gateway", e.msg);
+	if (rc != CLI_OK) {
+		free(ds);
+		return rc;
+	}
+	if (argc == 3 && strcmp(argv[2], "ksk") == 0)
+		printf("A new KSK signs the DNSKEY set alongside the old one. Give the parent\n"
+		    "zone the new DS below (CDS/CDNSKEY announce it too); once the parent\n"
+		    "serves it and the old DS's TTL has passed, run\n"
+		    "'signpost zone rollover ksk --complete'. DS records now:\n");
+	else if (argc == 4)
+		printf("The old KSK is removed. The DS the parent should have:\n");
+	else
+		printf("A ZSK rollover has started; it finishes by itself (docs/zone.md).\n");
+	fputs(ds, stdout);
+	free(ds);
+	return CLI_OK;
+}
 
 static int
 print_rr(void *arg, const char *name, const char *value)
@@ -27,7 +81,8 @@ zone_usage(void)
 	fprintf(stderr, "usage: signpost zone ds\n"
 	    "       signpost zone dnskey\n"
 	    "       signpost zone anchor --format bind|unbound\n"
-	    "       signpost zone export\n");
+	    "       signpost zone export\n"
+	    "       signpost zone rollover zsk | ksk [--complete]\n");
 	return CLI_USAGE;
 }
 
@@ -56,6 +111,8 @@ cli_zone(struct cli *c, int argc, char **argv)
 		cmd = ZONE_ANCHOR;
 	else if (strcmp(argv[1], "export") == 0)
 		cmd = ZONE_EXPORT;
+	else if (strcmp(argv[1], "rollover") == 0)
+		return zone_rollover(c, argc, argv);
 	else
 		return zone_usage();
 	argc--;

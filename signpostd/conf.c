@@ -15,7 +15,7 @@
 enum {
 	OPT_STATE, OPT_LOG, OPT_LOG_LEVEL, OPT_PASSPHRASE_FILE, OPT_DNS_LISTEN,
 	OPT_ZONE_NS, OPT_ZONE_ADDRESS, OPT_ZONE_TTL, OPT_RRL_RATE, OPT_TSIG_KEY,
-	OPT_SECONDARY, OPT_COUNT
+	OPT_SECONDARY, OPT_ZONE_KEY_TTL, OPT_ZSK_LIFETIME, OPT_PROPAGATION_DELAY, OPT_COUNT
 };
 
 struct option_def {
@@ -161,6 +161,29 @@ set_zone_ttl(sp_conf *c, const char *value, const char **why)
 }
 
 static int
+set_zone_key_ttl(sp_conf *c, const char *value, const char **why)
+{
+	long v;
+
+	if (set_number(value, 1, 86400, &v, why) != SP_OK)
+		return SP_ECONFIG;
+	c->zone.key_ttl = (uint32_t)v;
+	return SP_OK;
+}
+
+static int
+set_zsk_lifetime(sp_conf *c, const char *value, const char **why)
+{
+	return set_number(value, 0, 10L * 365 * 86400, &c->zsk_lifetime, why);
+}
+
+static int
+set_propagation_delay(sp_conf *c, const char *value, const char **why)
+{
+	return set_number(value, 0, 86400, &c->propagation_delay, why);
+}
+
+static int
 set_rrl_rate(sp_conf *c, const char *value, const char **why)
 {
 	return set_number(value, 0, 1000000, &c->rrl_rate, why);
@@ -258,6 +281,9 @@ static const struct option_def options[OPT_COUNT] = {
 	[OPT_RRL_RATE] = { "rrl-rate", set_rrl_rate, 0 },
 	[OPT_TSIG_KEY] = { "tsig-key", set_tsig_key, 1 },
 	[OPT_SECONDARY] = { "secondary", set_secondary, 1 },
+	[OPT_ZONE_KEY_TTL] = { "zone-key-ttl", set_zone_key_ttl, 0 },
+	[OPT_ZSK_LIFETIME] = { "zsk-lifetime", set_zsk_lifetime, 0 },
+	[OPT_PROPAGATION_DELAY] = { "propagation-delay", set_propagation_delay, 0 },
 };
 
 void
@@ -267,6 +293,8 @@ sp_conf_init(sp_conf *c)
 	c->log_syslog = -1;
 	c->log_level = -1;
 	c->rrl_rate = -1;
+	c->zsk_lifetime = -1;
+	c->propagation_delay = -1;
 	sp_zone_config_default(&c->zone);
 }
 
@@ -292,7 +320,8 @@ sp_conf_parse(sp_conf *c, const char *what, const char *text, size_t len,
 			return sp_errf(e, SP_ECONFIG,
 			    "%s:%u: unknown option '%s' (known: state, log, log-level, "
 			    "passphrase-file, dns-listen, zone-ns, zone-address, zone-ttl, "
-			    "rrl-rate, tsig-key, secondary)", what, kv.line, kv.key);
+			    "rrl-rate, tsig-key, secondary, zone-key-ttl, zsk-lifetime, "
+			    "propagation-delay)", what, kv.line, kv.key);
 		if (c->line_of[i] != 0 && !options[i].repeatable)
 			return sp_errf(e, SP_ECONFIG, "%s:%u: '%s' is already set on line %u",
 			    what, kv.line, kv.key, c->line_of[i]);
@@ -381,6 +410,9 @@ sp_conf_print(const sp_conf *c, FILE *f)
 		fprintf(f, "zone-address %s\n", inet_ntop(AF_INET6, &c->zone.aaaa[i], a, sizeof(a)));
 	}
 	fprintf(f, "zone-ttl %u\n", c->zone.ttl);
+	fprintf(f, "zone-key-ttl %u\n", c->zone.key_ttl);
+	fprintf(f, "zsk-lifetime %ld\n", c->zsk_lifetime < 0 ? 30L * 86400 : c->zsk_lifetime);
+	fprintf(f, "propagation-delay %ld\n", c->propagation_delay < 0 ? 300L : c->propagation_delay);
 	fprintf(f, "rrl-rate %ld\n", c->rrl_rate < 0 ? 20L : c->rrl_rate);
 	for (size_t i = 0; i < c->ntsig; i++)
 		fprintf(f, "# tsig-key %s (secret not shown)\n", c->tsig[i].name);

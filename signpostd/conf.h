@@ -27,6 +27,8 @@ typedef struct sp_conf {
 	size_t ndns_listen;
 	sp_zone_config zone;         /* zone-ns, zone-address, zone-ttl */
 	long rrl_rate;               /* -1 = not set (default on, 20/s) */
+	long zsk_lifetime;           /* -1 = not set (30 days); 0 = only when told */
+	long propagation_delay;      /* -1 = not set (300 s) */
 	/* Zone transfers: TSIG keys (HMAC-SHA256) and secondaries to NOTIFY. */
 	struct sp_conf_tsig {
 		char name[256];          /* lowercase, with the trailing dot */

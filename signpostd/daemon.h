@@ -18,6 +18,10 @@ typedef struct sp_daemon {
 	sp_cloud cloud;
 	sp_key **keys;           /* owned, with private halves */
 	size_t nkeys;
+	/* The passphrase, kept (sodium_malloc) so that keys made by a rollover
+	 * are sealed like the others; NULL for an unsealed cloud. */
+	char *pass;
+	size_t passlen;
 	sp_ctl_server *ctl;
 	sp_conf conf;            /* the effective configuration */
 	sp_dns_server *dns;      /* gateway role: the authoritative server */

@@ -155,8 +155,38 @@ ctl_zone(sp_daemon *d, const sp_ctl_request *req, sp_ctl_reply *r)
 
 	if (!need_gateway(d, r))
 		return;
+	if (req->nwords >= 3 && strcmp(req->word[1], "rollover") == 0) {
+		sp_errmsg e;
+		int complete = req->nwords == 4 && strcmp(req->word[3], "complete") == 0;
+		if (strcmp(req->word[2], "zsk") == 0 && req->nwords == 3)
+			rc = sp_dns_rollover_zsk(d->dns, &e);
+		else if (strcmp(req->word[2], "ksk") == 0 && (req->nwords == 3 || complete))
+			rc = complete ? sp_dns_rollover_ksk_complete(d->dns, &e)
+			    : sp_dns_rollover_ksk(d->dns, &e);
+		else {
+			sp_ctl_reply_error(r, SP_EINVAL, "usage: zone rollover zsk|ksk [complete]");
+			return;
+		}
+		if (rc != SP_OK) {
+			sp_ctl_reply_error(r, rc, "%s", e.msg);
+			return;
+		}
+		sp_ctl_reply_ok(r);
+		sp_ctl_reply_field(r, "serial", "%u", sp_zone_serial(sp_dns_zone(d->dns)));
+		for (size_t i = 0; i < d->nkeys; i++) {
+			const sp_key_info *k = sp_key_info_of(d->keys[i]);
+			char *ds;
+			if (k->role != SP_ROLE_KSK || k->state != SP_KSTATE_ACTIVE ||
+			    sp_key_ds_text(k, d->cloud.zone, 3600, &ds) != SP_OK)
+				continue;
+			ds[strcspn(ds, "\n")] = '\0';
+			sp_ctl_reply_field(r, "ds[]", "%s", ds);
+			free(ds);
+		}
+		return;
+	}
 	if (req->nwords != 2 || strcmp(req->word[1], "export") != 0) {
-		sp_ctl_reply_error(r, SP_EINVAL, "usage: zone export");
+		sp_ctl_reply_error(r, SP_EINVAL, "usage: zone export | zone rollover zsk|ksk [complete]");
 		return;
 	}
 	if ((rc = sp_xfr_text(sp_dns_zone(d->dns), sp_clock_wall(), &text, &len)) != SP_OK) {

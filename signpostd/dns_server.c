@@ -15,6 +15,7 @@
 #include "sp_xfr.h"
 #include "sp_kv.h"
 #include "sp_log.h"
+#include "sp_rollover.h"
 #include "sp_rrl.h"
 
 #define UDP_BATCH 64
@@ -73,6 +74,7 @@ struct sp_dns_server {
 	size_t ndevs;
 	uint32_t serial;
 	sp_timer *refresh;
+	sp_timer *rollover;
 	struct notify *notifies;        /* one per configured secondary */
 	struct udp_listener udp[SP_CONF_MAX_LISTEN];
 	struct tcp_listener tcp[SP_CONF_MAX_LISTEN];
@@ -185,6 +187,208 @@ sp_dns_zone_changed(sp_dns_server *s, sp_errmsg *e)
 	if (rc == SP_OK) {
 		schedule_refresh(s);
 		notify_all(s);
+	}
+	return rc;
+}
+
+/* ---- key rollover --------------------------------------------------------- */
+
+static void
+rollover_policy(const sp_daemon *d, sp_rollover_policy *p)
+{
+	sp_rollover_policy_default(p);
+	p->dnskey_ttl = d->conf.zone.key_ttl;
+	p->max_ttl = d->conf.zone.key_ttl > d->conf.zone.ttl ? d->conf.zone.key_ttl
+	    : d->conf.zone.ttl;
+	if (d->conf.zsk_lifetime >= 0)
+		p->zsk_lifetime = (uint32_t)d->conf.zsk_lifetime;
+	if (d->conf.propagation_delay >= 0)
+		p->propagation = (uint32_t)d->conf.propagation_delay;
+}
+
+static const sp_seal *
+daemon_seal(const sp_daemon *d, sp_seal *seal)
+{
+	if (d->pass == NULL)
+		return NULL;
+	memset(seal, 0, sizeof(*seal));
+	seal->pass = d->pass;
+	seal->passlen = d->passlen;
+	return seal;
+}
+
+/* Generate a zone key in the given state, store it and add it to ours. */
+static int
+add_zone_key(sp_dns_server *s, sp_key_role role, sp_key_state state, sp_errmsg *e)
+{
+	sp_daemon *d = s->d;
+	int64_t now = sp_clock_wall();
+	sp_key **nk, *k;
+	sp_seal seal;
+	int rc;
+
+	if ((nk = realloc(d->keys, (d->nkeys + 1) * sizeof(*nk))) == NULL)
+		return SP_ENOMEM;
+	d->keys = nk;
+	if ((rc = sp_key_generate(role, now, &k)) != SP_OK)
+		return sp_errf(e, rc, "generating a %s: %s", sp_key_role_name(role), sp_strerror(rc));
+	sp_key_set_state(k, state, now);
+	if ((rc = sp_keystore_add(d->store, k, daemon_seal(d, &seal), e)) != SP_OK) {
+		sp_key_free(k);
+		return rc;
+	}
+	d->keys[d->nkeys++] = k;
+	sp_info("key rollover: new %s %u (%s) is %s", sp_key_role_name(role),
+	    sp_key_info_of(k)->tag, sp_key_info_of(k)->id, sp_key_state_name(state));
+	return SP_OK;
+}
+
+static int
+set_key_state(sp_dns_server *s, sp_key *k, sp_key_state state, sp_errmsg *e)
+{
+	sp_seal seal;
+
+	sp_key_set_state(k, state, sp_clock_wall());
+	sp_info("key rollover: %s %u (%s) is %s", sp_key_role_name(sp_key_info_of(k)->role),
+	    sp_key_info_of(k)->tag, sp_key_info_of(k)->id, sp_key_state_name(state));
+	return sp_keystore_update(s->d->store, k, daemon_seal(s->d, &seal), e);
+}
+
+/* Delete a key: from disk, from our set, then from the zone; freed last,
+ * once no snapshot refers to it. */
+static int
+remove_zone_key(sp_dns_server *s, size_t i, sp_errmsg *e)
+{
+	sp_daemon *d = s->d;
+	sp_key *k = d->keys[i];
+	int rc;
+
+	if ((rc = sp_keystore_remove(d->store, sp_key_info_of(k), e)) != SP_OK)
+		return rc;
+	sp_info("key rollover: %s %u (%s) removed", sp_key_role_name(sp_key_info_of(k)->role),
+	    sp_key_info_of(k)->tag, sp_key_info_of(k)->id);
+	d->keys[i] = d->keys[--d->nkeys];
+	rc = sp_dns_zone_changed(s, e);
+	sp_key_free(k);
+	return rc;
+}
+
+static void schedule_rollover(sp_dns_server *s, int force);
+
+static void
+on_rollover(void *arg)
+{
+	sp_dns_server *s = arg;
+
+	s->rollover = NULL;
+	schedule_rollover(s, 0);
+}
+
+/* Take every rollover step that is due, then sleep until the next one. */
+static void
+schedule_rollover(sp_dns_server *s, int force)
+{
+	sp_daemon *d = s->d;
+	sp_rollover_policy pol;
+	sp_rollover_step step;
+	sp_errmsg e;
+	int64_t now;
+
+	rollover_policy(d, &pol);
+	for (int guard = 0; guard < 8; guard++) {
+		sp_key_info infos[32];
+		size_t n = d->nkeys < 32 ? d->nkeys : 32;
+		int rc = SP_OK;
+
+		for (size_t i = 0; i < n; i++)
+			infos[i] = *sp_key_info_of(d->keys[i]);
+		now = sp_clock_wall();
+		sp_rollover_plan(infos, n, &pol, now, force, &step);
+		force = 0;
+		if (step.action == SP_ROLL_NONE)
+			break;
+		if (step.action == SP_ROLL_PUBLISH_ZSK) {
+			rc = add_zone_key(s, SP_ROLE_ZSK, SP_KSTATE_PUBLISHED, &e);
+			if (rc == SP_OK)
+				rc = sp_dns_zone_changed(s, &e);
+		} else if (step.action == SP_ROLL_ACTIVATE_ZSK) {
+			for (size_t i = 0; rc == SP_OK && i < n; i++)
+				if (infos[i].role == SP_ROLE_ZSK && infos[i].state == SP_KSTATE_ACTIVE)
+					rc = set_key_state(s, d->keys[i], SP_KSTATE_RETIRED, &e);
+			if (rc == SP_OK)
+				rc = set_key_state(s, d->keys[step.key], SP_KSTATE_ACTIVE, &e);
+			if (rc == SP_OK)
+				rc = sp_dns_zone_changed(s, &e);
+		} else if (step.action == SP_ROLL_REMOVE_ZSK) {
+			rc = remove_zone_key(s, step.key, &e);
+		}
+		if (rc != SP_OK) {
+			sp_err("key rollover: %s; trying again in a minute", e.msg);
+			step.next = now + 60;
+			break;
+		}
+	}
+	now = sp_clock_wall();
+	sp_timer_cancel(s->rollover);
+	sp_loop_timer(d->loop, step.next > now ? (uint64_t)(step.next - now) * 1000 : 1000,
+	    on_rollover, s, &s->rollover);
+}
+
+int
+sp_dns_rollover_zsk(sp_dns_server *s, sp_errmsg *e)
+{
+	for (size_t i = 0; i < s->d->nkeys; i++)
+		if (sp_key_info_of(s->d->keys[i])->role == SP_ROLE_ZSK &&
+		    sp_key_info_of(s->d->keys[i])->state != SP_KSTATE_ACTIVE)
+			return sp_errf(e, SP_EEXIST, "a ZSK rollover is already under way");
+	schedule_rollover(s, 1);
+	return SP_OK;
+}
+
+int
+sp_dns_rollover_ksk(sp_dns_server *s, sp_errmsg *e)
+{
+	size_t active = 0;
+	int rc;
+
+	for (size_t i = 0; i < s->d->nkeys; i++)
+		if (sp_key_info_of(s->d->keys[i])->role == SP_ROLE_KSK &&
+		    sp_key_info_of(s->d->keys[i])->state == SP_KSTATE_ACTIVE)
+			active++;
+	if (active > 1)
+		return sp_errf(e, SP_EEXIST, "a KSK rollover is already under way; finish it "
+		    "with 'signpost zone rollover ksk --complete'");
+	/* Double-KSK: the new key signs the DNSKEY set at once, alongside the
+	 * old, so either DS at the parent validates while it changes. */
+	if ((rc = add_zone_key(s, SP_ROLE_KSK, SP_KSTATE_ACTIVE, e)) != SP_OK)
+		return rc;
+	return sp_dns_zone_changed(s, e);
+}
+
+int
+sp_dns_rollover_ksk_complete(sp_dns_server *s, sp_errmsg *e)
+{
+	sp_daemon *d = s->d;
+	size_t newest = d->nkeys, active = 0;
+	int rc = SP_OK;
+
+	for (size_t i = 0; i < d->nkeys; i++) {
+		const sp_key_info *k = sp_key_info_of(d->keys[i]);
+		if (k->role != SP_ROLE_KSK || k->state != SP_KSTATE_ACTIVE)
+			continue;
+		active++;
+		if (newest == d->nkeys || k->created > sp_key_info_of(d->keys[newest])->created)
+			newest = i;
+	}
+	if (active < 2)
+		return sp_errf(e, SP_ENOENT, "no KSK rollover is under way");
+	const sp_key *keep = d->keys[newest];
+	for (size_t i = 0; rc == SP_OK && i < d->nkeys;) {
+		const sp_key_info *k = sp_key_info_of(d->keys[i]);
+		if (k->role == SP_ROLE_KSK && d->keys[i] != keep)
+			rc = remove_zone_key(s, i, e);
+		else
+			i++;
 	}
 	return rc;
 }
@@ -450,6 +654,7 @@ sp_dns_server_start(sp_daemon *d, sp_errmsg *e)
 	load_serial(d->store, &s->serial);
 	if ((rc = sp_dns_zone_changed(s, e)) != SP_OK)
 		return rc;
+	schedule_rollover(s, 0);
 	for (size_t i = 0; i < d->conf.ndns_listen; i++) {
 		const struct sockaddr *sa = (const struct sockaddr *)&d->conf.dns_listen[i];
 		socklen_t len = d->conf.dns_listen_len[i];
@@ -494,6 +699,7 @@ sp_dns_server_stop(sp_dns_server *s)
 			close(s->tcp[i].fd);
 	}
 	sp_timer_cancel(s->refresh);
+	sp_timer_cancel(s->rollover);
 	for (size_t i = 0; s->notifies != NULL && i < s->d->conf.nsecondary; i++)
 		notify_finish(&s->notifies[i]);
 	free(s->notifies);

@@ -26,6 +26,11 @@ int sp_dns_zone_changed(sp_dns_server *s, sp_errmsg *e);
 int sp_dns_device_add(sp_dns_server *s, const sp_device *dev, sp_errmsg *e);
 int sp_dns_device_remove(sp_dns_server *s, const char *name, sp_errmsg *e);
 
+/* Key rollover (docs/zone.md). ZSK rollovers also run by themselves. */
+int sp_dns_rollover_zsk(sp_dns_server *s, sp_errmsg *e);
+int sp_dns_rollover_ksk(sp_dns_server *s, sp_errmsg *e);
+int sp_dns_rollover_ksk_complete(sp_dns_server *s, sp_errmsg *e);
+
 const sp_zone *sp_dns_zone(const sp_dns_server *s);
 const sp_dns_stats *sp_dns_stats_get(const sp_dns_server *s);
 size_t sp_dns_device_count(const sp_dns_server *s);

@@ -95,7 +95,8 @@ load_state(sp_daemon *d, const sp_conf *conf, int want_secret, sp_errmsg *e)
 	    (rc = sp_passphrase_read(conf->passphrase_file, &pass, &passlen, e)) != SP_OK)
 		return rc;
 	rc = sp_keystore_load_all(d->store, pass, passlen, &d->keys, &d->nkeys, e);
-	sp_passphrase_free(pass, passlen);
+	d->pass = pass;
+	d->passlen = passlen;
 	if (rc == SP_ENEEDPASS)
 		return sp_errf(e, rc, "%s (start signpostd with --passphrase-file FILE)", e->msg);
 	if (rc != SP_OK)
@@ -109,6 +110,7 @@ free_state(sp_daemon *d)
 	sp_ctl_server_stop(d->ctl);
 	sp_dns_server_stop(d->dns);
 	sp_keystore_free_all(d->keys, d->nkeys);
+	sp_passphrase_free(d->pass, d->passlen);
 	sp_store_close(d->store);
 	sp_loop_free(d->loop);
 }

@@ -41,6 +41,7 @@ assert_same_key(const sp_key *a, const sp_key *b)
 	assert_int_equal(x->state, y->state);
 	assert_int_equal(x->tag, y->tag);
 	assert_int_equal(x->created, y->created);
+	assert_int_equal(x->since, y->since);
 	assert_memory_equal(x->pub, y->pub, SP_KEY_PUBLIC_BYTES);
 	assert_string_equal(x->id, y->id);
 	assert_int_equal(sp_key_sign(a, msg, 1, s1), SP_OK);
@@ -56,11 +57,11 @@ test_clear_round_trip(void **state)
 	size_t len;
 
 	(void)state;
-	sp_key_set_state(k, SP_KSTATE_PUBLISHED);
+	sp_key_set_state(k, SP_KSTATE_PUBLISHED, 1763865972);
 	assert_int_equal(sp_key_encode(k, NULL, &text, &len), SP_OK);
 	assert_int_equal(strlen(text), len);
 	assert_non_null(strstr(text, "signpost-key 1\nrole ksk\nalgorithm 15\nstate published\n"
-	    "created 2025-11-23T01:46:12Z\n"));
+	    "created 2025-11-23T01:46:12Z\nsince 2025-11-23T02:46:12Z\n"));
 	assert_non_null(strstr(text, "\nsecret "));
 	assert_null(strstr(text, "sealed"));
 	assert_int_equal(sp_key_decode(text, len, NULL, 0, 1, &back, NULL), SP_OK);
@@ -90,12 +91,13 @@ test_sealed_round_trip(void **state)
 	assert_false(sp_key_has_secret(pub));
 	assert_memory_equal(sp_key_info_of(pub)->pub, sp_key_info_of(k)->pub, 32);
 	/* ...and can be written back (a state change) keeping the seal. */
-	sp_key_set_state(pub, SP_KSTATE_RETIRED);
+	sp_key_set_state(pub, SP_KSTATE_RETIRED, 1763870000);
 	assert_int_equal(sp_key_encode(pub, NULL, &again, &len2), SP_OK);
 	assert_non_null(strstr(again, "state retired\n"));
 	sp_key_free(back);
 	assert_int_equal(sp_key_decode(again, len2, "correct horse", 13, 1, &back, &e), SP_OK);
 	assert_int_equal(sp_key_info_of(back)->state, SP_KSTATE_RETIRED);
+	assert_int_equal(sp_key_info_of(back)->since, 1763870000);
 	sp_key_text_free(text, len);
 	sp_key_text_free(again, len2);
 	sp_key_free(back);
