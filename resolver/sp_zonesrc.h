@@ -3,6 +3,7 @@
  * devices (docs/zone.md):
  *
  *   apex      SOA, NS, DNSKEY, CDS, CDNSKEY, and the gateway's A/AAAA
+ *   NS host   the gateway's A/AAAA again, for name servers inside the zone
  *   NAME      AAAA (the device's overlay ULA), IPSECKEY (its identity key,
  *             RFC 4025 with algorithm 4, EdDSA, RFC 9373), SSHFP (optional)
  *

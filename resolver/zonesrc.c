@@ -110,11 +110,24 @@ sp_zone_build(const sp_cloud *cloud, sp_key *const *keys, size_t nkeys,
 		}
 		rc = sp_zone_add(b, apex, apex_len, SP_T_NS, cfg->key_ttl, host, hl);
 	}
-	for (size_t i = 0; rc == SP_OK && i < cfg->na; i++)
-		rc = sp_zone_add(b, apex, apex_len, SP_T_A, cfg->ttl, (const uint8_t *)&cfg->a[i], 4);
-	for (size_t i = 0; rc == SP_OK && i < cfg->naaaa; i++)
-		rc = sp_zone_add(b, apex, apex_len, SP_T_AAAA, cfg->ttl,
-		    (const uint8_t *)&cfg->aaaa[i], 16);
+	/* The gateway's addresses: at the apex, and at every name server name
+	 * inside the zone (ns.alice.example), which would otherwise have none. */
+	for (size_t n = 0; rc == SP_OK && n <= cfg->nns; n++) {
+		const uint8_t *at = apex;
+		size_t at_len = apex_len;
+		if (n < cfg->nns) {
+			if (sp_dname_from_text(cfg->ns[n], host, &hl) != SP_OK ||
+			    !sp_dname_in_zone(host, hl, apex, apex_len) || hl == apex_len)
+				continue;
+			at = host;
+			at_len = hl;
+		}
+		for (size_t i = 0; rc == SP_OK && i < cfg->na; i++)
+			rc = sp_zone_add(b, at, at_len, SP_T_A, cfg->ttl, (const uint8_t *)&cfg->a[i], 4);
+		for (size_t i = 0; rc == SP_OK && i < cfg->naaaa; i++)
+			rc = sp_zone_add(b, at, at_len, SP_T_AAAA, cfg->ttl,
+			    (const uint8_t *)&cfg->aaaa[i], 16);
+	}
 
 	/* DNSKEY: every zone key a validator may meet; CDS and CDNSKEY: the
 	 * active KSKs, which the parent's DS should match (RFC 7344). */

@@ -12,9 +12,10 @@ libcurl4-openssl-dev libssl-dev libqrencode-dev libcmocka-dev"
 #   ldnsutils: ldns-key2ds, ldns-verify-zone; bind9-dnsutils: delv, dig;
 #   unbound: unbound-checkconf and the validating resolver; iproute2: ip netns;
 #   jq: checks the JSON the CLI prints; knot-dnsutils: kdig; nsd: the
-#   secondary and the lab's root; openssh-client: ssh-keygen for SSHFP.
+#   secondary and the lab's root; openssh-client: ssh-keygen for SSHFP;
+#   dnsperf: floods for the rate-limiting test and the benchmark.
 TEST="ldnsutils bind9-dnsutils unbound iproute2 procps jq knot-dnsutils nsd
-openssh-client"
+openssh-client dnsperf"
 
 missing=""
 for p in $BUILD $TEST; do

@@ -44,7 +44,8 @@ static int
 numeric(const char *name)
 {
 	static const char *const names[] = { "pid", "uptime", "tag", "algorithm",
-		"zone-serial", "devices", "dns-queries", "dns-dropped" };
+		"zone-serial", "devices", "dns-queries", "dns-dropped", "rrl-dropped",
+		"rrl-slipped" };
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strcmp(name, names[i]) == 0)

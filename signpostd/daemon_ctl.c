@@ -52,6 +52,10 @@ ctl_status(sp_daemon *d, const sp_ctl_request *req, sp_ctl_reply *r)
 		sp_ctl_reply_field(r, "dns-queries", "%llu", (unsigned long long)st->queries);
 		sp_ctl_reply_field(r, "dns-dropped", "%llu",
 		    (unsigned long long)(st->dropped + st->formerr));
+		uint64_t rd, rs;
+		sp_dns_rrl_counts(d->dns, &rd, &rs);
+		sp_ctl_reply_field(r, "rrl-dropped", "%llu", (unsigned long long)rd);
+		sp_ctl_reply_field(r, "rrl-slipped", "%llu", (unsigned long long)rs);
 	}
 }
 

@@ -1013,6 +1013,17 @@ notify_all(sp_dns_server *s)
 	}
 }
 
+void
+sp_dns_rrl_counts(const sp_dns_server *s, uint64_t *dropped, uint64_t *slipped)
+{
+	sp_rrl_stats st = { 0, 0, 0, 0 };
+
+	if (s->rrl != NULL)
+		sp_rrl_stats_get(s->rrl, &st);
+	*dropped = st.dropped;
+	*slipped = st.slipped;
+}
+
 const sp_zone *sp_dns_zone(const sp_dns_server *s) { return s->zone; }
 const sp_dns_stats *sp_dns_stats_get(const sp_dns_server *s) { return sp_answerer_stats(s->answerer); }
 size_t sp_dns_device_count(const sp_dns_server *s) { return s->ndevs; }

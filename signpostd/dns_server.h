@@ -33,6 +33,8 @@ int sp_dns_rollover_ksk_complete(sp_dns_server *s, sp_errmsg *e);
 
 const sp_zone *sp_dns_zone(const sp_dns_server *s);
 const sp_dns_stats *sp_dns_stats_get(const sp_dns_server *s);
+/* Responses rate limiting dropped and slipped (0 when it is off). */
+void sp_dns_rrl_counts(const sp_dns_server *s, uint64_t *dropped, uint64_t *slipped);
 size_t sp_dns_device_count(const sp_dns_server *s);
 const sp_device *sp_dns_devices(const sp_dns_server *s);
 
