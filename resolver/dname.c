@@ -153,17 +153,18 @@ sp_dname_read(sp_wire *r, uint8_t out[SP_DNAME_MAX], size_t *len, const uint8_t 
 void
 sp_dname_skip(sp_wire *r)
 {
+	size_t start = r->pos;
+
 	for (unsigned n = 0; n < 128; n++) {
 		uint8_t l = sp_wire_u8(r);
 		if (sp_wire_err(r) != SP_OK || l == 0)
 			return;
 		if ((l & 0xc0) == 0xc0) {
-			size_t at = r->pos - 1;
 			size_t target = (size_t)(l & 0x3f) << 8 | sp_wire_u8(r);
-			/* RFC 1035 4.1.4: a pointer refers to a prior occurrence.
-			 * One to itself or further on is malformed (a loop for any
-			 * reader that follows it). */
-			if (target >= at)
+			/* RFC 1035 4.1.4: a pointer refers to a prior occurrence
+			 * of a name. One into this name or past it is malformed:
+			 * a loop for any reader that follows it. */
+			if (target >= start)
 				sp_wire_fail(r, SP_EPROTO);
 			return;
 		}

@@ -31,12 +31,20 @@ collect(void *arg, const char *name, const char *value)
 }
 
 static const char *
-get(const struct fields *f, const char *name)
+find(const struct fields *f, const char *name)
 {
 	for (size_t i = 0; i < f->n; i++)
 		if (strcmp(f->name[i], name) == 0)
 			return f->value[i];
-	return "?";
+	return NULL;
+}
+
+static const char *
+get(const struct fields *f, const char *name)
+{
+	const char *v = find(f, name);
+
+	return v != NULL ? v : "?";
 }
 
 /* Field values that are numbers in JSON; everything else is a string. */
@@ -137,6 +145,13 @@ print_text(const struct fields *f)
 	printf("  device:  %s\n", get(f, "name"));
 	printf("  state:   %s\n", get(f, "state-dir"));
 	printf("  started: %s\n", get(f, "started"));
+	if (find(f, "zone-serial") != NULL) {
+		printf("  serving: zone serial %s, %s devices\n", get(f, "zone-serial"),
+		    get(f, "devices"));
+		printf("  dns:     %s queries, %s malformed or dropped, rate limiting dropped "
+		    "%s and slipped %s\n", get(f, "dns-queries"), get(f, "dns-dropped"),
+		    get(f, "rrl-dropped"), get(f, "rrl-slipped"));
+	}
 	printf("  keys:\n");
 	for (size_t i = 0; i < f->n; i++)
 		if (strcmp(f->name[i], "keys[]") == 0)

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The main job of `make run`: create a fresh personal cloud in a temporary
-# state directory, start signpostd, show its status and keys, and stop it
-# cleanly. Later issues grow this into the full demo (signed DNS, tunnels).
+# state directory, start signpostd serving the signed zone on loopback, add
+# a device, and watch delv validate its records against the zone's trust
+# anchor; then stop cleanly. Later issues add tunnels.
 set -eu
 BIN=${1:-build/bin}
 STATE=$(mktemp -d /tmp/signpost-demo.XXXXXX)
@@ -28,11 +29,12 @@ say "signpost init --zone alice.example --name gateway"
 say "signpost keys"
 "$BIN/signpost" --state "$STATE" keys
 
-say "signpost zone anchor --format unbound"
-"$BIN/signpost" --state "$STATE" zone anchor --format unbound
+say "signpost zone anchor --format bind  (the trust anchor delv will use)"
+"$BIN/signpost" --state "$STATE" zone anchor --format bind | tee "$STATE/anchor"
 
-say "signpostd --state $STATE"
-"$BIN/signpostd" --state "$STATE" &
+PORT=$((40000 + $$ % 20000))
+say "signpostd --state $STATE --dns-listen 127.0.0.1:$PORT"
+"$BIN/signpostd" --state "$STATE" --dns-listen "127.0.0.1:$PORT" &
 PID=$!
 i=0
 until "$BIN/signpost" --state "$STATE" status >/dev/null 2>&1; do
@@ -43,6 +45,24 @@ until "$BIN/signpost" --state "$STATE" status >/dev/null 2>&1; do
 	fi
 	sleep 0.05
 done
+
+say "signpost device add phone --key ..."
+"$BIN/signpost" --state "$STATE" device add phone --key l02Woi0iS8Aa25FQkUd9RMzZHJpBoRQwAQEX1SxZJA4=
+"$BIN/signpost" --state "$STATE" device list
+
+delv_demo() {
+	say "delv -a anchor @127.0.0.1 -p $PORT +root=alice.example $*"
+	out=$(delv -a "$STATE/anchor" @127.0.0.1 -p "$PORT" +root=alice.example "$@" 2>&1)
+	printf '%s\n' "$out"
+	printf '%s\n' "$out" | grep -Eq '^; (fully validated|negative response, fully validated)' || {
+		echo "demo: delv did not validate $*" >&2
+		exit 1
+	}
+}
+delv_demo phone.alice.example AAAA
+delv_demo phone.alice.example IPSECKEY
+delv_demo alice.example DNSKEY
+delv_demo nothing-here.alice.example AAAA
 
 say "signpost status"
 "$BIN/signpost" --state "$STATE" status
