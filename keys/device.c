@@ -87,7 +87,7 @@ sp_device_decode(const char *text, size_t len, const char *what, sp_device *d,
 		if (strcmp(kv.key, "name") == 0) {
 			if (sp_device_name_check(kv.value, &why) != SP_OK)
 				return sp_errf(e, SP_ECORRUPT, "%s:%u: %s", what, kv.line, why.msg);
-			snprintf(d->name, sizeof(d->name), "%s", kv.value);
+			snprintf(d->name, sizeof(d->name), "%.63s", kv.value);
 			seen |= 1;
 		} else if (strcmp(kv.key, "key") == 0) {
 			size_t got;

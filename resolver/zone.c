@@ -509,7 +509,8 @@ sp_zone_finish(sp_zone_builder *b, const sp_zone_signers *signers,
 
 	if ((rc = add_empty_nonterminals(b)) != SP_OK)
 		goto out;
-	qsort(b->recs, b->n, sizeof(*b->recs), cmp_recs);
+	if (b->n > 0)
+		qsort(b->recs, b->n, sizeof(*b->recs), cmp_recs);
 	if ((z = calloc(1, sizeof(*z))) == NULL) {
 		rc = SP_ENOMEM;
 		goto out;

@@ -135,7 +135,7 @@ cli_device(struct cli *c, int argc, char **argv)
 	memset(&dev, 0, sizeof(dev));
 	if (sp_device_name_check(argv[2], &e) != SP_OK)
 		return cli_error(CLI_USAGE, "%s", e.msg);
-	snprintf(dev.name, sizeof(dev.name), "%s", argv[2]);
+	snprintf(dev.name, sizeof(dev.name), "%.63s", argv[2]);
 	argc -= 2;
 	argv += 2;
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {

@@ -70,7 +70,7 @@ parse_device(const sp_ctl_request *req, sp_device *dev, sp_errmsg *e)
 		return sp_errf(e, SP_EINVAL, "usage: device add NAME KEY [sshfp=ALG:TYPE:HEX ...]");
 	if (sp_device_name_check(req->word[2], e) != SP_OK)
 		return SP_EINVAL;
-	snprintf(dev->name, sizeof(dev->name), "%s", req->word[2]);
+	snprintf(dev->name, sizeof(dev->name), "%.63s", req->word[2]);
 	if (sodium_base642bin(dev->pub, sizeof(dev->pub), req->word[3], strlen(req->word[3]),
 	    NULL, &got, NULL, sodium_base64_VARIANT_ORIGINAL) != 0 || got != sizeof(dev->pub))
 		return sp_errf(e, SP_EINVAL, "the key must be a base64 Ed25519 public key (32 bytes)");

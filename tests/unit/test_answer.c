@@ -851,7 +851,7 @@ test_formerr_question(void **state)
 	sp_wire_put_u8(&w, 64);
 	for (int i = 0; i < 64; i++)
 		sp_wire_put_u8(&w, 'a');
-	sp_wire_put(&w, "\x05alice\x07example\x00\x00\x01\x00\x01", 19);
+	sp_wire_put(&w, "\005alice\007example\000\000\001\000\001", 19);
 	expect_formerr_bare(qbuf, sp_wire_used(&w), SP_F_RD);
 
 	/* A name of 256 bytes: three labels of 63, one of 62, the root ... */

@@ -680,7 +680,7 @@ test_build_errors(void **state)
 	/* No ZSK. */
 	assert_int_equal(build(F.devs, 2, keys, 2, SERIAL, NOW, NULL, &z), SP_EINVAL);
 	assert_null(z);
-	/* A bad device name. */
+	/* A device label of 63 bytes is a name; an empty one is refused. */
 	{
 		sp_device bad = F.devs[0];
 		sp_key *k3[] = { F.ksk, F.zsk, F.self };
