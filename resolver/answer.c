@@ -18,6 +18,7 @@ struct nx_entry {
 	uint8_t name[SP_DNAME_MAX];
 	uint8_t name_len;          /* 0 = empty slot */
 	uint16_t zsk_tag;
+	uint32_t ttl;              /* the negative TTL it was made with */
 	uint32_t refresh;
 	uint16_t wire_len;
 	uint8_t wire[NX_WIRE_MAX]; /* NSEC RR then RRSIG RR, owner 0xC00C */
@@ -124,7 +125,7 @@ nx_proof(sp_answerer *a, const uint8_t *qname, size_t qlen, int64_t now)
 		return NULL;
 	e = &a->nx[nx_hash(qname, qlen) & (NX_SLOTS - 1)];
 	if (e->name_len == qlen && memcmp(e->name, qname, qlen) == 0 &&
-	    e->zsk_tag == tag && (int64_t)e->refresh > now)
+	    e->zsk_tag == tag && e->ttl == ttl && (int64_t)e->refresh > now)
 		return e;
 
 	/* NSEC rdata: next name "\000.qname" (or qname itself when that
@@ -168,6 +169,7 @@ nx_proof(sp_answerer *a, const uint8_t *qname, size_t qlen, int64_t now)
 	memcpy(e->name, qname, qlen);
 	e->name_len = (uint8_t)qlen;
 	e->zsk_tag = tag;
+	e->ttl = ttl;
 	e->refresh = exp - pol->refresh;
 	e->wire_len = (uint16_t)sp_wire_used(&w);
 	return e;
