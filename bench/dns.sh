@@ -9,10 +9,13 @@
 #   BIN_DIR     where signpost and signpostd are (default build/bin)
 #   NSD_PORT, SP_PORT  loopback ports used (default 5301 and 5302)
 #
-# Both servers serve the same signed zone: signpostd's own, exported with
-# `signpost zone export` and loaded by NSD. Until signpostd serves DNS
-# (`signpostd --help` lists --dns-listen), only NSD is measured, on a zone
-# made here with ldns-signzone that has the same shape.
+# The devices go in one `signpost device add` at a time through the
+# running signpostd, which is then restarted with them. Both servers serve
+# the same signed zone: signpostd's own, and NSD its `signpost zone export`.
+# Memory is the PSS of each server's processes and their VmRSS, read from
+# /proc after the adds, at start and after the run. Until the signpost
+# binaries have --dns-listen, `device add` and `zone export`, only NSD is
+# measured, on a zone of the same shape made here with ldns-signzone.
 #
 # Query mix, one file for both servers, every query with the DO bit:
 #   30% AAAA of an existing device, 30% IPSECKEY of an existing device,
@@ -64,6 +67,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 T=$(mktemp -d /tmp/sp-bench-dns.XXXXXX)
 chmod 700 "$T"
 SERVER_PID=
+LOAD_PID=
 
 die() {
 	echo "dns.sh: $*" >&2
@@ -79,6 +83,7 @@ stop_server() {
 }
 
 cleanup() {
+	[ -z "$LOAD_PID" ] || kill "$LOAD_PID" 2>/dev/null || true
 	stop_server
 	rm -rf "$T"
 }
@@ -179,7 +184,7 @@ memory() {
 	printf '%-10s %-8s %10s  %s\n' "$1" "$3" "$total" "$each" >>"$T/$1.mem"
 }
 
-# cpu_busy: busy and total jiffies of CPU 0 and CPU 1, from /proc/stat.
+# cpu_busy: busy and total clock ticks of CPU 0 and CPU 1, from /proc/stat.
 cpu_busy() {
 	awk '$1 == "cpu0" || $1 == "cpu1" {
 		t = 0
@@ -189,18 +194,48 @@ cpu_busy() {
 	}' /proc/stat
 }
 
-# measure LABEL PORT: dnsperf against the server on PORT; leaves LABEL.out.
+# server_ticks: CPU clock ticks used so far by the server and its children.
+server_ticks() {
+	for p in $(tree_pids "$SERVER_PID"); do
+		sed 's/.*) //' "/proc/$p/stat" 2>/dev/null || true
+	done | awk '{ t += $12 + $13 } END { print t + 0 }'
+}
+
+# udp_rcvbuf_errors: UDP datagrams dropped so far for a full socket buffer.
+udp_rcvbuf_errors() {
+	awk '$1 == "Udp:" {
+		if (!n) { for (i = 2; i <= NF; i++) col[$i] = i; n = 1; next }
+		print $col["RcvbufErrors"]
+	}' /proc/net/snmp
+}
+
+# measure LABEL PORT: dnsperf against the server on PORT; leaves LABEL.out,
+# LABEL.cpu and LABEL.drops. The CPU is sampled over the run itself, not
+# over dnsperf's wait for lost queries at the end.
 measure() {
-	before=$(cpu_busy)
+	drops=$(udp_rcvbuf_errors)
 	# shellcheck disable=SC2086
 	$ON_LOAD_CPU dnsperf -s 127.0.0.1 -p "$2" -d "$T/queries" -D \
 		-l "$SECONDS_PER_RUN" -c "$CLIENTS" -T 1 -q "$OUTSTANDING" -t 2 \
-		>"$T/$1.out" 2>&1 || die "$1: dnsperf failed: $(cat "$T/$1.out")"
-	# How busy each core was shows which side was the limit: a server
-	# core well below 100% means dnsperf could not keep up with it.
-	echo "$before $(cpu_busy)" | awk 'NF == 8 {
-		printf "%.0f%% %.0f%%\n", 100 * ($5 - $1) / ($6 - $2), 100 * ($7 - $3) / ($8 - $4)
-	} NF != 8 { print "- -" }' >"$T/$1.cpu"
+		>"$T/$1.out" 2>&1 &
+	LOAD_PID=$!
+	before="$(server_ticks) $(cpu_busy)"
+	# Waited for in the background so that a signal stops the run at once.
+	sleep "$SECONDS_PER_RUN" &
+	wait $!
+	after="$(server_ticks) $(cpu_busy)"
+	wait "$LOAD_PID" || die "$1: dnsperf failed: $(cat "$T/$1.out")"
+	LOAD_PID=
+	echo $(($(udp_rcvbuf_errors) - drops)) >"$T/$1.drops"
+	# Where the CPU went: the server's share of its core, how busy
+	# dnsperf's core was, and what else ran on the server's core (other
+	# processes, and interrupt work). A server well below 100% means dnsperf
+	# could not keep up; much "other" means the machine was not quiet.
+	echo "$before $after" | awk 'NF == 10 {
+		srv = 100 * ($6 - $1) / ($8 - $3)
+		printf "%.0f%% %.0f%% %.0f%%\n", srv, 100 * ($9 - $4) / ($10 - $5),
+		    100 * ($7 - $2) / ($8 - $3) - srv
+	} NF != 10 { print "- - -" }' >"$T/$1.cpu"
 	qps=$(awk '/Queries per second:/ { print $4 }' "$T/$1.out")
 	[ -n "$qps" ] || die "$1: no result from dnsperf: $(cat "$T/$1.out")"
 	awk '/Queries completed:/ { done = $3 } END { exit done > 0 ? 0 : 1 }' "$T/$1.out" ||
@@ -224,8 +259,8 @@ row() {
 		}
 		END {
 			split(cpu, c, / /)
-			printf "%-10s %10.0f  %-12s %9s  %6s %7s   %s\n",
-			    label, qps, lost, lat, c[1], c[2], codes
+			printf "%-10s %10.0f  %-12s %9s  %6s %7s %5s   %s\n",
+			    label, qps, lost, lat, c[1], c[2], c[3], codes
 		}
 	' "$T/$1.out"
 }
@@ -427,14 +462,19 @@ fi
 [ -z "$ADD_NOTE" ] || echo "$ADD_NOTE"
 [ -z "$NSD_NOTE" ] || echo "$NSD_NOTE"
 echo
-printf '%-10s %10s  %-12s %9s  %14s\n' "" "" "" "" "CPU used by"
-printf '%-10s %10s  %-12s %9s  %6s %7s   %s\n' server qps lost latency server dnsperf responses
+printf '%-10s %10s  %-12s %9s  %-20s\n' "" "" "" "" "  ------ CPU ------"
+printf '%-10s %10s  %-12s %9s  %6s %7s %5s   %s\n' server qps lost latency server dnsperf other responses
 if [ -z "$SP_MISSING" ]; then
 	row signpostd
 else
 	printf '%-10s not available yet (%s)\n' signpostd "$SP_MISSING"
 fi
 row nsd
+for label in signpostd nsd; do
+	if [ -s "$T/$label.drops" ] && [ "$(cat "$T/$label.drops")" -gt 0 ]; then
+		echo "$label: $(cat "$T/$label.drops") UDP datagrams dropped for a full socket buffer"
+	fi
+done
 if [ -z "$SP_MISSING" ]; then
 	awk -v a="$(qps_of signpostd)" -v b="$(qps_of nsd)" \
 		'BEGIN { printf "\nsignpostd/nsd: %.2fx (target >= 1.00x)\n", a / b }'

@@ -11,19 +11,27 @@
 
 #define DEVICES_DIR "devices"
 
+/* SHA-256 of a domain-separation tag and two inputs. */
+static void
+tagged_sha256(const char *tag, const void *a, size_t alen, const void *b, size_t blen,
+    uint8_t out[crypto_hash_sha256_BYTES])
+{
+	crypto_hash_sha256_state st;
+
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, (const uint8_t *)tag, strlen(tag));
+	crypto_hash_sha256_update(&st, a, alen);
+	crypto_hash_sha256_update(&st, b, blen);
+	crypto_hash_sha256_final(&st, out);
+}
+
 void
 sp_ula_prefix(const char *zone, const uint8_t ksk_pub[SP_KEY_PUBLIC_BYTES],
     uint8_t prefix[6])
 {
-	static const char tag[] = "signpost-ula-v1";
 	uint8_t h[crypto_hash_sha256_BYTES];
-	crypto_hash_sha256_state st;
 
-	crypto_hash_sha256_init(&st);
-	crypto_hash_sha256_update(&st, (const uint8_t *)tag, sizeof(tag) - 1);
-	crypto_hash_sha256_update(&st, (const uint8_t *)zone, strlen(zone));
-	crypto_hash_sha256_update(&st, ksk_pub, SP_KEY_PUBLIC_BYTES);
-	crypto_hash_sha256_final(&st, h);
+	tagged_sha256("signpost-ula-v1", zone, strlen(zone), ksk_pub, SP_KEY_PUBLIC_BYTES, h);
 	/* RFC 4193: fd00::/8 (L = 1) then a 40-bit pseudo-random global ID. */
 	prefix[0] = 0xfd;
 	memcpy(prefix + 1, h, 5);
@@ -33,14 +41,9 @@ void
 sp_ula_device(const uint8_t prefix[6], const uint8_t pub[SP_KEY_PUBLIC_BYTES],
     uint8_t addr[16])
 {
-	static const char tag[] = "signpost-iid-v1";
 	uint8_t h[crypto_hash_sha256_BYTES];
-	crypto_hash_sha256_state st;
 
-	crypto_hash_sha256_init(&st);
-	crypto_hash_sha256_update(&st, (const uint8_t *)tag, sizeof(tag) - 1);
-	crypto_hash_sha256_update(&st, pub, SP_KEY_PUBLIC_BYTES);
-	crypto_hash_sha256_final(&st, h);
+	tagged_sha256("signpost-iid-v1", pub, SP_KEY_PUBLIC_BYTES, NULL, 0, h);
 	memcpy(addr, prefix, 6);
 	memcpy(addr + 6, h, 10);
 }

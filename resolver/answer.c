@@ -7,28 +7,39 @@
  */
 #include "sp_answer.h"
 
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* One cached, signed compact-denial NSEC for a name that does not exist. */
-#define NX_SLOTS 4096
-#define NX_WIRE_MAX (12 + 2 + SP_DNAME_MAX + 2 + 32 + 12 + 18 + SP_DNAME_MAX + SP_KEY_SIG_BYTES)
+/*
+ * Signed compact-denial NSECs for names that do not exist. Each distinct
+ * missing name costs one Ed25519 signature, so recent ones are cached.
+ * An entry keeps only what cannot be rebuilt cheaply: a keyed hash of the
+ * name (so a slot holds any name in 100 bytes, and names cannot be chosen
+ * to collide) and the signature with its validity; the NSEC and RRSIG
+ * records are rebuilt around it from the query name. 65536 entries are
+ * 6.5 MB, allocated on first use and touched only as they fill.
+ */
+#define NX_SLOTS 65536
+#define NX_KEY_BYTES 16
 
 struct nx_entry {
-	uint8_t name[SP_DNAME_MAX];
-	uint8_t name_len;          /* 0 = empty slot */
+	uint8_t key[NX_KEY_BYTES];  /* keyed BLAKE2b of the lowercase name */
+	uint8_t used;
 	uint16_t zsk_tag;
-	uint32_t ttl;              /* the negative TTL it was made with */
-	uint32_t refresh;
-	uint16_t wire_len;
-	uint8_t wire[NX_WIRE_MAX]; /* NSEC RR then RRSIG RR, owner 0xC00C */
+	uint32_t ttl;               /* the negative TTL it was made with */
+	uint32_t inception, expiration, refresh;
+	uint8_t sig[SP_KEY_SIG_BYTES];
 };
 
 struct sp_answerer {
 	const sp_zone *zone;
 	size_t udp_max;
 	sp_dns_stats stats;
-	struct nx_entry *nx;       /* NX_SLOTS, allocated on first use */
+	struct nx_entry *nx;        /* NX_SLOTS, allocated on first use */
+	uint8_t nx_hash_key[crypto_generichash_KEYBYTES];
+	uint8_t nx_bitmap[32];      /* RRSIG NSEC NXNAME, the same for every name */
+	size_t nx_bitmap_len;
 };
 
 int
@@ -41,6 +52,11 @@ sp_answerer_new(size_t udp_max, sp_answerer **out)
 	a->udp_max = udp_max ? udp_max : SP_DNS_UDP_DEFAULT;
 	if (a->udp_max < 512)
 		a->udp_max = 512;
+	randombytes_buf(a->nx_hash_key, sizeof(a->nx_hash_key));
+	{
+		static const uint16_t types[] = { SP_T_RRSIG, SP_T_NSEC, SP_T_NXNAME };
+		a->nx_bitmap_len = sp_nsec_bitmap(types, 3, a->nx_bitmap, sizeof(a->nx_bitmap));
+	}
 	*out = a;
 	return SP_OK;
 }
@@ -67,7 +83,7 @@ sp_answerer_stats(const sp_answerer *a)
 }
 
 /* Copy an RRset's wire, rewriting each owner pointer to owner_ptr and
- * lowering a TTL above max_ttl to it. */
+ * capping each TTL at max_ttl (the SOA of a negative answer, RFC 2308). */
 static void
 put_rrset(sp_wire *w, const sp_rrset *rs, int dnssec, uint16_t owner_ptr,
     uint32_t max_ttl, uint16_t *count)
@@ -79,100 +95,103 @@ put_rrset(sp_wire *w, const sp_rrset *rs, int dnssec, uint16_t owner_ptr,
 	if (sp_wire_err(w) != SP_OK)
 		return;
 	while (off + 12 <= len) {
+		uint8_t *rr = w->buf + start + off;
 		uint16_t rdlen = (uint16_t)(rs->wire[off + 10] << 8 | rs->wire[off + 11]);
-		w->buf[start + off] = (uint8_t)(owner_ptr >> 8);
-		w->buf[start + off + 1] = (uint8_t)owner_ptr;
-		if (rs->ttl > max_ttl) {
-			w->buf[start + off + 6] = (uint8_t)(max_ttl >> 24);
-			w->buf[start + off + 7] = (uint8_t)(max_ttl >> 16);
-			w->buf[start + off + 8] = (uint8_t)(max_ttl >> 8);
-			w->buf[start + off + 9] = (uint8_t)max_ttl;
+		uint32_t ttl = (uint32_t)rr[6] << 24 | (uint32_t)rr[7] << 16 |
+		    (uint32_t)rr[8] << 8 | rr[9];
+		rr[0] = (uint8_t)(owner_ptr >> 8);
+		rr[1] = (uint8_t)owner_ptr;
+		if (ttl > max_ttl) {
+			rr[6] = (uint8_t)(max_ttl >> 24);
+			rr[7] = (uint8_t)(max_ttl >> 16);
+			rr[8] = (uint8_t)(max_ttl >> 8);
+			rr[9] = (uint8_t)max_ttl;
 		}
 		off += 12 + rdlen;
 		(*count)++;
 	}
 }
 
-static uint64_t
-nx_hash(const uint8_t *name, size_t len)
+/* The NSEC rdata proving qname absent: next name "\000.qname" (qname
+ * itself when that would pass 255 bytes), types RRSIG NSEC NXNAME. */
+static size_t
+nx_rdata(const sp_answerer *a, const uint8_t *qname, size_t qlen, uint8_t *out, size_t cap)
 {
-	uint64_t h = 1469598103934665603ULL;
+	sp_wire w = sp_wire_writer(out, cap);
 
-	for (size_t i = 0; i < len; i++) {
-		h ^= name[i];
-		h *= 1099511628211ULL;
-	}
-	return h ^ (h >> 31);
-}
-
-/* The signed NSEC proving qname does not exist, from the cache or made now. */
-static const struct nx_entry *
-nx_proof(sp_answerer *a, const uint8_t *qname, size_t qlen, int64_t now)
-{
-	const sp_zone *z = a->zone;
-	const sp_key *zsk = sp_zone_zsk(z);
-	uint16_t tag = sp_key_info_of(zsk)->tag;
-	const sp_sign_policy *pol = sp_zone_policy(z);
-	static const uint16_t types[] = { SP_T_RRSIG, SP_T_NSEC, SP_T_NXNAME };
-	uint8_t rdata[2 + 2 + SP_DNAME_MAX + 40], sig[18 + SP_DNAME_MAX + SP_KEY_SIG_BYTES];
-	size_t apex_len, rdlen, siglen, bl;
-	const uint8_t *apex = sp_zone_apex(z, &apex_len);
-	uint32_t ttl = sp_zone_neg_ttl(z), exp;
-	struct nx_entry *e;
-	sp_wire w;
-
-	if (a->nx == NULL && (a->nx = calloc(NX_SLOTS, sizeof(*a->nx))) == NULL)
-		return NULL;
-	e = &a->nx[nx_hash(qname, qlen) & (NX_SLOTS - 1)];
-	if (e->name_len == qlen && memcmp(e->name, qname, qlen) == 0 &&
-	    e->zsk_tag == tag && e->ttl == ttl && (int64_t)e->refresh > now)
-		return e;
-
-	/* NSEC rdata: next name "\000.qname" (or qname itself when that
-	 * would exceed 255 bytes), then the bitmap. */
-	w = sp_wire_writer(rdata + 2, sizeof(rdata) - 2);
 	if (qlen + 2 <= SP_DNAME_MAX) {
 		sp_wire_put_u8(&w, 1);
 		sp_wire_put_u8(&w, 0);
 	}
 	sp_wire_put(&w, qname, qlen);
-	bl = sp_nsec_bitmap(types, 3, w.buf + w.pos, w.len - w.pos);
-	sp_wire_skip(&w, bl);
-	if (bl == 0 || sp_wire_err(&w) != SP_OK)
-		return NULL;
-	rdlen = sp_wire_used(&w);
-	rdata[0] = (uint8_t)(rdlen >> 8);
-	rdata[1] = (uint8_t)rdlen;
-	exp = (uint32_t)(now + pol->validity);
-	if (sp_sign_rrset(zsk, apex, apex_len, qname, qlen, SP_T_NSEC, ttl, rdata,
-	    rdlen + 2, 1, (uint32_t)(now - pol->inception_offset), exp, sig, &siglen) != SP_OK)
-		return NULL;
-	a->stats.nx_signed++;
+	sp_wire_put(&w, a->nx_bitmap, a->nx_bitmap_len);
+	return sp_wire_err(&w) == SP_OK ? sp_wire_used(&w) : 0;
+}
 
-	w = sp_wire_writer(e->wire, sizeof(e->wire));
-	sp_wire_put_u16(&w, 0xc00c);
-	sp_wire_put_u16(&w, SP_T_NSEC);
-	sp_wire_put_u16(&w, SP_C_IN);
-	sp_wire_put_u32(&w, ttl);
-	sp_wire_put_u16(&w, (uint16_t)rdlen);
-	sp_wire_put(&w, rdata + 2, rdlen);
-	sp_wire_put_u16(&w, 0xc00c);
-	sp_wire_put_u16(&w, SP_T_RRSIG);
-	sp_wire_put_u16(&w, SP_C_IN);
-	sp_wire_put_u32(&w, ttl);
-	sp_wire_put_u16(&w, (uint16_t)siglen);
-	sp_wire_put(&w, sig, siglen);
-	if (sp_wire_err(&w) != SP_OK) {
-		e->name_len = 0;
-		return NULL;
+/* Write the signed NSEC for a missing qname, from the cache or signed now. */
+static int
+nx_proof(sp_answerer *a, sp_wire *out, const uint8_t *qname, size_t qlen, int64_t now)
+{
+	const sp_zone *z = a->zone;
+	const sp_key *zsk = sp_zone_zsk(z);
+	uint16_t tag = sp_key_info_of(zsk)->tag;
+	const sp_sign_policy *pol = sp_zone_policy(z);
+	uint8_t rd[2 + 2 + SP_DNAME_MAX + 40], key[NX_KEY_BYTES];
+	size_t apex_len, rdlen;
+	const uint8_t *apex = sp_zone_apex(z, &apex_len);
+	uint32_t ttl = sp_zone_neg_ttl(z);
+	struct nx_entry *e;
+
+	if (a->nx == NULL && (a->nx = calloc(NX_SLOTS, sizeof(*a->nx))) == NULL)
+		return SP_ENOMEM;
+	if ((rdlen = nx_rdata(a, qname, qlen, rd + 2, sizeof(rd) - 2)) == 0)
+		return SP_EINVAL;
+	crypto_generichash(key, sizeof(key), qname, qlen, a->nx_hash_key, sizeof(a->nx_hash_key));
+	e = &a->nx[((uint32_t)key[0] << 8 | key[1]) & (NX_SLOTS - 1)];
+	if (!e->used || memcmp(e->key, key, sizeof(key)) != 0 || e->zsk_tag != tag ||
+	    e->ttl != ttl || (int64_t)e->refresh <= now) {
+		uint8_t sig[18 + SP_DNAME_MAX + SP_KEY_SIG_BYTES];
+		size_t siglen;
+
+		rd[0] = (uint8_t)(rdlen >> 8);
+		rd[1] = (uint8_t)rdlen;
+		e->inception = (uint32_t)(now - pol->inception_offset);
+		e->expiration = (uint32_t)(now + pol->validity);
+		if (sp_sign_rrset(zsk, apex, apex_len, qname, qlen, SP_T_NSEC, ttl, rd,
+		    rdlen + 2, 1, e->inception, e->expiration, sig, &siglen) != SP_OK) {
+			e->used = 0;
+			return SP_ECRYPTO;
+		}
+		a->stats.nx_signed++;
+		memcpy(e->key, key, sizeof(key));
+		memcpy(e->sig, sig + siglen - SP_KEY_SIG_BYTES, SP_KEY_SIG_BYTES);
+		e->zsk_tag = tag;
+		e->ttl = ttl;
+		e->refresh = e->expiration - pol->refresh;
+		e->used = 1;
 	}
-	memcpy(e->name, qname, qlen);
-	e->name_len = (uint8_t)qlen;
-	e->zsk_tag = tag;
-	e->ttl = ttl;
-	e->refresh = exp - pol->refresh;
-	e->wire_len = (uint16_t)sp_wire_used(&w);
-	return e;
+	/* NSEC, then its RRSIG, both owned by the question name. */
+	sp_wire_put_u16(out, 0xc00c);
+	sp_wire_put_u16(out, SP_T_NSEC);
+	sp_wire_put_u16(out, SP_C_IN);
+	sp_wire_put_u32(out, ttl);
+	sp_wire_put_u16(out, (uint16_t)rdlen);
+	sp_wire_put(out, rd + 2, rdlen);
+	sp_wire_put_u16(out, 0xc00c);
+	sp_wire_put_u16(out, SP_T_RRSIG);
+	sp_wire_put_u16(out, SP_C_IN);
+	sp_wire_put_u32(out, ttl);
+	sp_wire_put_u16(out, (uint16_t)(18 + apex_len + SP_KEY_SIG_BYTES));
+	sp_wire_put_u16(out, SP_T_NSEC);
+	sp_wire_put_u8(out, SP_KEY_ALG_ED25519);
+	sp_wire_put_u8(out, (uint8_t)sp_dname_labels(qname));
+	sp_wire_put_u32(out, ttl);
+	sp_wire_put_u32(out, e->expiration);
+	sp_wire_put_u32(out, e->inception);
+	sp_wire_put_u16(out, tag);
+	sp_wire_put(out, apex, apex_len);
+	sp_wire_put(out, e->sig, SP_KEY_SIG_BYTES);
+	return SP_OK;
 }
 
 struct query {
@@ -422,11 +441,9 @@ sp_answer(sp_answerer *a, const uint8_t *query, size_t qlen, int tcp,
 			kind = SP_ANS_NXDOMAIN;
 			a->stats.nxdomain++;
 			if (dnssec) {
-				const struct nx_entry *e = nx_proof(a, q.qname, q.qname_len, now);
-				if (e == NULL)
+				if (nx_proof(a, &w, q.qname, q.qname_len, now) != SP_OK)
 					return error_response(a, query, &q, 1, SP_RCODE_SERVFAIL,
 					    tcp, out, cap, info);
-				sp_wire_put(&w, e->wire, e->wire_len);
 				counts[1] += 2;
 				/* RFC 9824: NOERROR unless the client said it
 				 * understands compact answers. */

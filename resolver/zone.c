@@ -189,26 +189,36 @@ sp_sign_rrset(const sp_key *key, const uint8_t *signer, size_t signer_len,
 size_t
 sp_nsec_bitmap(const uint16_t *types, size_t n, uint8_t *out, size_t cap)
 {
-	uint8_t windows[256][32];
-	uint8_t used[256] = { 0 };
-	size_t o = 0;
+	uint16_t sorted[128];
+	size_t o = 0, i = 0;
 
-	memset(windows, 0, sizeof(windows));
-	for (size_t i = 0; i < n; i++) {
-		uint8_t win = (uint8_t)(types[i] >> 8), lo = (uint8_t)types[i];
-		windows[win][lo / 8] |= (uint8_t)(0x80 >> (lo % 8));
-		if ((uint8_t)(lo / 8 + 1) > used[win])
-			used[win] = (uint8_t)(lo / 8 + 1);
+	if (n > 128)
+		return 0;
+	/* Insertion sort: the lists are a handful of types. */
+	for (size_t k = 0; k < n; k++) {
+		size_t j = k;
+		while (j > 0 && sorted[j - 1] > types[k]) {
+			sorted[j] = sorted[j - 1];
+			j--;
+		}
+		sorted[j] = types[k];
 	}
-	for (unsigned win = 0; win < 256; win++) {
-		if (used[win] == 0)
-			continue;
-		if (o + 2 + used[win] > cap)
+	while (i < n) {
+		uint8_t win = (uint8_t)(sorted[i] >> 8), bytes[32], used = 0;
+
+		memset(bytes, 0, sizeof(bytes));
+		for (; i < n && (sorted[i] >> 8) == win; i++) {
+			uint8_t lo = (uint8_t)sorted[i];
+			bytes[lo / 8] |= (uint8_t)(0x80 >> (lo % 8));
+			if (lo / 8 + 1 > used)
+				used = (uint8_t)(lo / 8 + 1);
+		}
+		if (o + 2 + used > cap)
 			return 0;
-		out[o++] = (uint8_t)win;
-		out[o++] = used[win];
-		memcpy(out + o, windows[win], used[win]);
-		o += used[win];
+		out[o++] = win;
+		out[o++] = used;
+		memcpy(out + o, bytes, used);
+		o += used;
 	}
 	return o;
 }
@@ -345,6 +355,13 @@ sign_rrset(sp_zone *z, const uint8_t *owner, size_t owner_len, sp_rrset *rs,
 		z->signed_count++;
 	}
 	rs->rrsig_len = sp_wire_used(&w);
+	{
+		/* The buffer was sized for the longest signer name; keep only
+		 * what was written, as there is one of these per RRset. */
+		uint8_t *shrunk = realloc(rs->rrsig, rs->rrsig_len ? rs->rrsig_len : 1);
+		if (shrunk != NULL)
+			rs->rrsig = shrunk;
+	}
 	rs->nsig = (uint16_t)nkeys;
 	rs->sig_refresh = expiration - z->policy.refresh;
 	return build_wire(rs);

@@ -73,10 +73,11 @@ offline(struct cli *c, int add, const sp_device *dev, const char *name)
 		sp_device *devs;
 		size_t n;
 		rc = sp_devices_load(store, &devs, &n, &e);
+		int loaded = rc == SP_OK;
 		for (size_t i = 0; rc == SP_OK && i < n; i++)
 			if (strcmp(devs[i].name, dev->name) == 0)
 				rc = sp_errf(&e, SP_EEXIST, "device '%s' already exists", dev->name);
-		if (rc == SP_OK)
+		if (loaded)
 			free(devs);
 		if (rc == SP_OK)
 			rc = sp_device_save(store, dev, &e);

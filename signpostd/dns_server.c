@@ -666,6 +666,12 @@ sp_dns_server_start(sp_daemon *d, sp_errmsg *e)
 		if ((rc = sp_udp_bind(sa, len, &s->udp[i].fd, e)) != SP_OK ||
 		    (rc = sp_tcp_listen(sa, len, &s->tcp[i].fd, e)) != SP_OK)
 			return rc;
+		{
+			/* A burst larger than one batch waits in the kernel rather
+			 * than being dropped (the kernel caps it at rmem_max). */
+			int rcvbuf = 4 << 20;
+			setsockopt(s->udp[i].fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+		}
 		if ((rc = sp_loop_watch(d->loop, s->udp[i].fd, SP_IO_READ, on_udp, &s->udp[i],
 		    &s->udp[i].watch)) != SP_OK ||
 		    (rc = sp_loop_watch(d->loop, s->tcp[i].fd, SP_IO_READ, on_tcp_accept,
