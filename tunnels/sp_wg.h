@@ -33,6 +33,8 @@
 #define SP_WG_REJECT_AFTER_TIME_MS 180000
 #define SP_WG_REKEY_TIMEOUT_MS 5000
 #define SP_WG_COOKIE_LIFETIME_MS 120000
+#define SP_WG_REKEY_ATTEMPT_TIME_MS 90000
+#define SP_WG_KEEPALIVE_TIMEOUT_MS 10000
 
 typedef struct sp_wg sp_wg;
 typedef struct sp_wg_peer sp_wg_peer;
@@ -104,6 +106,23 @@ int sp_wg_receive(sp_wg *wg, uint8_t *msg, size_t len, const uint8_t *src, size_
 int sp_wg_encrypt(sp_wg *wg, sp_wg_peer *p, const uint8_t *pkt, size_t len,
     uint64_t now_ms, uint8_t *out, size_t cap, size_t *outlen)
 	__attribute__((warn_unused_result));
+
+/*
+ * The timers (the paper, section 6), as a function of what was sent and
+ * received when: the adapter calls this at or after *next and does what
+ * the returned bits say. Encrypt and receive record the events, initiate
+ * records attempts. persistent_keepalive_s is 0 for none.
+ */
+enum {
+	SP_WG_DO_INITIATE = 1,     /* send (or resend) a handshake initiation */
+	SP_WG_DO_KEEPALIVE = 2,    /* send an empty transport message */
+	SP_WG_DO_GIVE_UP = 4,      /* 90 s without a handshake: drop what is queued */
+	SP_WG_DO_EXPIRE = 8,       /* keys unused for 9 minutes were zeroed */
+};
+unsigned sp_wg_peer_tick(sp_wg_peer *p, uint64_t now_ms, unsigned persistent_keepalive_s,
+    uint64_t *next_ms);
+/* Ask for a handshake because a packet is waiting (no session yet). */
+void sp_wg_peer_want_handshake(sp_wg_peer *p, uint64_t now_ms);
 
 /* Bytes needed to encrypt a packet of len bytes. */
 size_t sp_wg_encrypted_size(size_t len);

@@ -69,6 +69,15 @@ struct sp_wg_peer {
 	struct handshake hs;
 	struct keypair *current, *previous, *next;
 	void *user;
+	/* Timer inputs (monotonic ms; 0 = never). */
+	uint64_t last_sent_ms;          /* any message to the peer */
+	uint64_t last_sent_data_ms;     /* data, not keepalives */
+	uint64_t last_received_ms;      /* any authenticated message */
+	uint64_t last_received_data_ms;
+	uint64_t last_initiation_sent_ms;
+	uint64_t attempt_start_ms;      /* trying to handshake since; 0 = not */
+	uint32_t retry_jitter_ms;
+	int need_keepalive;             /* data came in, nothing went out yet */
 };
 
 struct sp_wg {
@@ -352,6 +361,13 @@ sp_wg_initiate(sp_wg *wg, sp_wg_peer *p, int64_t wall_s, uint32_t wall_ns, uint6
 	mix_hash(hs->hash, out + 88, SP_WG_TAI64N + SP_WG_TAG);
 	add_macs(p, out, INIT_MAC1, now_ms);
 	hs->state = HS_INITIATION_SENT;
+	p->last_initiation_sent_ms = now_ms;
+	p->last_sent_ms = now_ms;
+	if (p->attempt_start_ms == 0)
+		p->attempt_start_ms = now_ms;
+	/* Retries are spread by up to a third of a second (the paper, 6.1). */
+	randombytes_buf(&p->retry_jitter_ms, sizeof(p->retry_jitter_ms));
+	p->retry_jitter_ms %= 334;
 	sodium_memzero(dh, sizeof(dh));
 	sodium_memzero(k, sizeof(k));
 	return sp_wire_err(&w);
@@ -489,6 +505,8 @@ consume_initiation(sp_wg *wg, uint8_t *msg, const uint8_t *src, size_t src_len,
 	drop_keypair(wg, &p->next);
 	p->next = kp;
 	p->last_handshake_ms = now_ms;
+	p->last_received_ms = now_ms;
+	p->last_sent_ms = now_ms;
 	wg->stats.handshakes++;
 	rx->kind = SP_WG_RX_REPLY;
 	rx->peer = p;
@@ -581,6 +599,8 @@ consume_response(sp_wg *wg, uint8_t *msg, const uint8_t *src, size_t src_len,
 	p->current = kp;
 	drop_keypair(wg, &p->next);
 	p->last_handshake_ms = now_ms;
+	p->last_received_ms = now_ms;
+	p->attempt_start_ms = 0;
 	wg->stats.handshakes++;
 	rx->kind = SP_WG_RX_HANDSHAKE;
 	rx->peer = p;
@@ -659,6 +679,10 @@ sp_wg_encrypt(sp_wg *wg, sp_wg_peer *p, const uint8_t *pkt, size_t len, uint64_t
 	    out + SP_WG_TRANSPORT_HEADER, padded, NULL, 0);
 	*outlen = padded + SP_WG_TRANSPORT_OVERHEAD;
 	wg->stats.tx_data++;
+	p->last_sent_ms = now_ms;
+	p->need_keepalive = 0;
+	if (len > 0)
+		p->last_sent_data_ms = now_ms;
 	return SP_OK;
 }
 
@@ -722,10 +746,13 @@ consume_transport(sp_wg *wg, uint8_t *msg, size_t len, uint64_t now_ms, sp_wg_rx
 		kp->confirmed = 1;
 	}
 	rx->peer = p;
+	p->last_received_ms = now_ms;
 	if (plain == 0) {
 		rx->kind = SP_WG_RX_KEEPALIVE;
 		return SP_OK;
 	}
+	p->last_received_data_ms = now_ms;
+	p->need_keepalive = 1;
 	rx->data = msg + SP_WG_TRANSPORT_HEADER;
 	rx->data_len = ip_length(rx->data, plain);
 	if (rx->data_len == 0) {
@@ -776,6 +803,117 @@ sp_wg_receive(sp_wg *wg, uint8_t *msg, size_t len, const uint8_t *src, size_t sr
 	wg->stats.rx_bad_size++;
 	rx->why = "wrong size for its type";
 	return SP_OK;
+}
+
+/* ---- timers ------------------------------------------------------------------------ */
+
+void
+sp_wg_peer_want_handshake(sp_wg_peer *p, uint64_t now_ms)
+{
+	if (p->attempt_start_ms == 0) {
+		p->attempt_start_ms = now_ms;
+		p->last_initiation_sent_ms = 0;
+	}
+}
+
+static void
+earliest(uint64_t *next, uint64_t t)
+{
+	if (t < *next)
+		*next = t;
+}
+
+unsigned
+sp_wg_peer_tick(sp_wg_peer *p, uint64_t now_ms, unsigned persistent_keepalive_s,
+    uint64_t *next_ms)
+{
+	sp_wg *wg = p->wg;
+	struct keypair *kp = p->current;
+	unsigned todo = 0;
+	uint64_t next = now_ms + 60000;
+
+	/* Keys not renewed for three times the reject time are wiped. */
+	if (kp != NULL || p->previous != NULL || p->next != NULL) {
+		uint64_t newest = kp != NULL ? kp->birth_ms : 0;
+		if (p->next != NULL && p->next->birth_ms > newest)
+			newest = p->next->birth_ms;
+		if (p->previous != NULL && p->previous->birth_ms > newest)
+			newest = p->previous->birth_ms;
+		if (now_ms - newest >= 3ULL * SP_WG_REJECT_AFTER_TIME_MS) {
+			drop_keypair(wg, &p->current);
+			drop_keypair(wg, &p->previous);
+			drop_keypair(wg, &p->next);
+			kp = NULL;
+			todo |= SP_WG_DO_EXPIRE;
+		} else {
+			earliest(&next, newest + 3ULL * SP_WG_REJECT_AFTER_TIME_MS);
+		}
+	}
+
+	/* Trying to handshake: retry every REKEY_TIMEOUT (with jitter),
+	 * for REKEY_ATTEMPT_TIME at most. */
+	if (p->attempt_start_ms != 0) {
+		if (now_ms - p->attempt_start_ms >= SP_WG_REKEY_ATTEMPT_TIME_MS) {
+			p->attempt_start_ms = 0;
+			todo |= SP_WG_DO_GIVE_UP;
+		} else {
+			uint64_t due = p->last_initiation_sent_ms == 0 ? now_ms
+			    : p->last_initiation_sent_ms + SP_WG_REKEY_TIMEOUT_MS + p->retry_jitter_ms;
+			if (now_ms >= due)
+				todo |= SP_WG_DO_INITIATE;
+			else
+				earliest(&next, due);
+		}
+	}
+
+	if (kp != NULL && kp->confirmed && !(todo & SP_WG_DO_INITIATE)) {
+		/* The initiator renews keys before they grow old. */
+		if (kp->initiator && p->attempt_start_ms == 0 &&
+		    (now_ms - kp->birth_ms >= SP_WG_REKEY_AFTER_TIME_MS ||
+		    kp->send_counter >= SP_WG_REKEY_AFTER_MESSAGES)) {
+			if (p->last_sent_data_ms > kp->birth_ms || now_ms - kp->birth_ms >=
+			    SP_WG_REJECT_AFTER_TIME_MS - SP_WG_KEEPALIVE_TIMEOUT_MS - SP_WG_REKEY_TIMEOUT_MS) {
+				p->attempt_start_ms = now_ms;
+				todo |= SP_WG_DO_INITIATE;
+			}
+		} else if (kp->initiator) {
+			earliest(&next, kp->birth_ms + SP_WG_REKEY_AFTER_TIME_MS);
+		}
+		/* Data went out and nothing came back: the peer may be gone or
+		 * moved; a new handshake finds out. */
+		if (p->last_sent_data_ms > p->last_received_ms && p->attempt_start_ms == 0) {
+			uint64_t due = p->last_sent_data_ms + SP_WG_KEEPALIVE_TIMEOUT_MS + SP_WG_REKEY_TIMEOUT_MS;
+			if (now_ms >= due) {
+				p->attempt_start_ms = now_ms;
+				todo |= SP_WG_DO_INITIATE;
+			} else {
+				earliest(&next, due);
+			}
+		}
+		/* Data came in and nothing went back: acknowledge it. */
+		if (p->need_keepalive) {
+			uint64_t due = p->last_received_data_ms + SP_WG_KEEPALIVE_TIMEOUT_MS;
+			if (now_ms >= due)
+				todo |= SP_WG_DO_KEEPALIVE;
+			else
+				earliest(&next, due);
+		}
+		if (persistent_keepalive_s > 0) {
+			uint64_t due = p->last_sent_ms + (uint64_t)persistent_keepalive_s * 1000;
+			if (now_ms >= due)
+				todo |= SP_WG_DO_KEEPALIVE;
+			else
+				earliest(&next, due);
+		}
+	} else if (persistent_keepalive_s > 0 && p->attempt_start_ms == 0) {
+		/* No session but told to keep the path open: make one. */
+		p->attempt_start_ms = now_ms;
+		todo |= SP_WG_DO_INITIATE;
+	}
+	if ((todo & SP_WG_DO_INITIATE) && p->attempt_start_ms != 0)
+		earliest(&next, now_ms + SP_WG_REKEY_TIMEOUT_MS);
+	*next_ms = next;
+	return todo;
 }
 
 /* ---- the replay window ------------------------------------------------------------ */

@@ -476,6 +476,131 @@ test_replay_window(void **state)
 	assert_false(sp_wg_replay_check(&r, SP_WG_REJECT_AFTER_MESSAGES));
 }
 
+/* ---- timers, in virtual time ---------------------------------------------- */
+
+static void
+test_timer_handshake_retries_then_gives_up(void **state)
+{
+	struct pair p;
+	uint8_t init[SP_WG_INITIATION_SIZE];
+	uint64_t t0, next;
+	unsigned todo;
+
+	(void)state;
+	make_pair(&p);
+	t0 = p.now;
+	/* A packet waits: initiate now. */
+	sp_wg_peer_want_handshake(p.a_b, t0);
+	assert_int_equal(sp_wg_peer_tick(p.a_b, t0, 0, &next) & SP_WG_DO_INITIATE, SP_WG_DO_INITIATE);
+	assert_int_equal(sp_wg_initiate(p.a, p.a_b, 1700000000, 0, t0, init), SP_OK);
+	/* No answer: nothing before REKEY_TIMEOUT (+ at most 333 ms jitter). */
+	todo = sp_wg_peer_tick(p.a_b, t0 + 4999, 0, &next);
+	assert_int_equal(todo, 0);
+	assert_true(next >= t0 + 5000 && next <= t0 + 5333);
+	assert_int_equal(sp_wg_peer_tick(p.a_b, t0 + 5334, 0, &next), SP_WG_DO_INITIATE);
+	/* Retries stop after REKEY_ATTEMPT_TIME. */
+	for (uint64_t t = t0 + 5334; t < t0 + 90000; t += 5334)
+		assert_int_equal(sp_wg_initiate(p.a, p.a_b, 1700000000 + (int64_t)t, 0, t, init), SP_OK);
+	assert_int_equal(sp_wg_peer_tick(p.a_b, t0 + 90000, 0, &next), SP_WG_DO_GIVE_UP);
+	assert_int_equal(sp_wg_peer_tick(p.a_b, t0 + 90001, 0, &next), 0);
+	free_pair(&p);
+}
+
+static void
+test_timer_keepalive_acknowledges_data(void **state)
+{
+	struct pair p;
+	uint8_t pkt[40], msg[128], reply[SP_WG_MIN_REPLY];
+	uint64_t next, t;
+	size_t n;
+	sp_wg_rx rx;
+
+	(void)state;
+	make_pair(&p);
+	handshake(&p);
+	ip_packet(pkt, sizeof(pkt), 9);
+	n = seal(&p, p.a, p.a_b, pkt, sizeof(pkt), msg);
+	t = p.now;
+	assert_int_equal(sp_wg_receive(p.b, msg, n, src_a, sizeof(src_a), t, reply, &rx), SP_OK);
+	/* b got data and sent nothing: a keepalive after KEEPALIVE_TIMEOUT. */
+	assert_int_equal(sp_wg_peer_tick(p.b_a, t + 9999, 0, &next), 0);
+	assert_int_equal(next, t + 10000);
+	assert_int_equal(sp_wg_peer_tick(p.b_a, t + 10000, 0, &next), SP_WG_DO_KEEPALIVE);
+	p.now = t + 10000;
+	seal(&p, p.b, p.b_a, pkt, 0, msg);
+	assert_int_equal(sp_wg_peer_tick(p.b_a, t + 10001, 0, &next) & SP_WG_DO_KEEPALIVE, 0);
+	free_pair(&p);
+}
+
+static void
+test_timer_silence_after_data_rehandshakes(void **state)
+{
+	struct pair p;
+	uint8_t pkt[40], msg[128];
+	uint64_t next, t;
+
+	(void)state;
+	make_pair(&p);
+	handshake(&p);
+	ip_packet(pkt, sizeof(pkt), 9);
+	p.now += 1000;
+	t = p.now;
+	seal(&p, p.a, p.a_b, pkt, sizeof(pkt), msg);
+	/* Sent data, nothing came back for KEEPALIVE + REKEY_TIMEOUT. */
+	assert_int_equal(sp_wg_peer_tick(p.a_b, t + 14999, 0, &next), 0);
+	assert_int_equal(next, t + 15000);
+	assert_int_equal(sp_wg_peer_tick(p.a_b, t + 15000, 0, &next), SP_WG_DO_INITIATE);
+	free_pair(&p);
+}
+
+static void
+test_timer_rekey_and_expiry(void **state)
+{
+	struct pair p;
+	uint8_t pkt[40], msg[128];
+	uint64_t next, birth;
+
+	(void)state;
+	make_pair(&p);
+	handshake(&p);
+	birth = p.now;
+	ip_packet(pkt, sizeof(pkt), 9);
+	/* The initiator renews after REKEY_AFTER_TIME when it sends. */
+	p.now = birth + SP_WG_REKEY_AFTER_TIME_MS - 1;
+	seal(&p, p.a, p.a_b, pkt, sizeof(pkt), msg);
+	assert_int_equal(sp_wg_peer_tick(p.a_b, birth + SP_WG_REKEY_AFTER_TIME_MS, 0, &next),
+	    SP_WG_DO_INITIATE);
+	/* The responder never rekeys by time; it leaves that to the initiator. */
+	assert_int_equal(sp_wg_peer_tick(p.b_a, birth + SP_WG_REKEY_AFTER_TIME_MS, 0, &next)
+	    & SP_WG_DO_INITIATE, 0);
+	/* Nine minutes without new keys: everything is wiped. */
+	assert_int_equal(sp_wg_peer_tick(p.b_a, birth + 3 * SP_WG_REJECT_AFTER_TIME_MS, 0, &next)
+	    & SP_WG_DO_EXPIRE, SP_WG_DO_EXPIRE);
+	assert_false(sp_wg_peer_has_session(p.b_a, birth + 3 * SP_WG_REJECT_AFTER_TIME_MS));
+	free_pair(&p);
+}
+
+static void
+test_timer_persistent_keepalive(void **state)
+{
+	struct pair p;
+	uint8_t pkt[40], msg[128];
+	uint64_t next, t;
+
+	(void)state;
+	make_pair(&p);
+	/* Without a session, a persistent keepalive asks for one. */
+	assert_int_equal(sp_wg_peer_tick(p.a_b, p.now, 25, &next), SP_WG_DO_INITIATE);
+	handshake(&p);
+	ip_packet(pkt, sizeof(pkt), 9);
+	t = p.now;
+	seal(&p, p.a, p.a_b, pkt, 0, msg);
+	assert_int_equal(sp_wg_peer_tick(p.a_b, t + 24999, 25, &next) & SP_WG_DO_KEEPALIVE, 0);
+	assert_int_equal(sp_wg_peer_tick(p.a_b, t + 25000, 25, &next) & SP_WG_DO_KEEPALIVE,
+	    SP_WG_DO_KEEPALIVE);
+	free_pair(&p);
+}
+
 int
 main(void)
 {
@@ -494,6 +619,11 @@ main(void)
 		cmocka_unit_test(test_handshake_flood_is_limited),
 		cmocka_unit_test(test_rehandshake_keeps_old_session_working),
 		cmocka_unit_test(test_replay_window),
+		cmocka_unit_test(test_timer_handshake_retries_then_gives_up),
+		cmocka_unit_test(test_timer_keepalive_acknowledges_data),
+		cmocka_unit_test(test_timer_silence_after_data_rehandshakes),
+		cmocka_unit_test(test_timer_rekey_and_expiry),
+		cmocka_unit_test(test_timer_persistent_keepalive),
 	};
 
 	if (sodium_init() < 0)
