@@ -13,9 +13,12 @@ libcurl4-openssl-dev libssl-dev libqrencode-dev libcmocka-dev"
 #   unbound: unbound-checkconf and the validating resolver; iproute2: ip netns;
 #   jq: checks the JSON the CLI prints; knot-dnsutils: kdig; nsd: the
 #   secondary and the lab's root; openssh-client: ssh-keygen for SSHFP;
-#   dnsperf: floods for the rate-limiting test and the benchmark.
+#   dnsperf: floods for the rate-limiting test and the benchmark;
+#   wireguard-go, wireguard-tools: the reference WireGuard peer and wg;
+#   iputils-ping, netcat-openbsd, iperf3: traffic through the tunnels.
 TEST="ldnsutils bind9-dnsutils unbound iproute2 procps jq knot-dnsutils nsd
-openssh-client dnsperf"
+openssh-client dnsperf wireguard-go wireguard-tools iputils-ping netcat-openbsd
+iperf3"
 
 missing=""
 for p in $BUILD $TEST; do
