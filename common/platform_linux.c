@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if.h>
+#include <net/route.h>
 #include <linux/if_tun.h>
 #include <netinet/in.h>
 #include <sodium.h>
@@ -278,4 +279,72 @@ sp_tun_open(const char *name, int *fd, char *ifname, sp_errmsg *e)
 	ifname[IFNAMSIZ - 1] = '\0';
 	*fd = t;
 	return SP_OK;
+}
+
+/* The kernel's in6_ifreq, which glibc's headers do not declare. */
+struct sp_in6_ifreq {
+	struct in6_addr addr;
+	uint32_t prefixlen;
+	int ifindex;
+};
+
+int
+sp_tun_configure(const char *ifname, unsigned mtu, const uint8_t addr6[16], unsigned prefix,
+    const uint8_t route6[16], unsigned route_prefix, sp_errmsg *e)
+{
+	struct ifreq ifr;
+	struct sp_in6_ifreq a;
+	struct in6_rtmsg rt;
+	int s4, s6, rc = SP_OK;
+
+	if (strlen(ifname) >= IFNAMSIZ)
+		return sp_errf(e, SP_EINVAL, "interface name '%s' is too long", ifname);
+	s4 = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	s6 = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s4 < 0 || s6 < 0) {
+		rc = sp_errf(e, SP_EIO, "socket: %s", strerror(errno));
+		goto out;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, ifname, strlen(ifname));
+	ifr.ifr_mtu = (int)mtu;
+	if (ioctl(s4, SIOCSIFMTU, &ifr) != 0) {
+		rc = sp_errf(e, SP_EIO, "%s: set MTU %u: %s", ifname, mtu, strerror(errno));
+		goto out;
+	}
+	if (ioctl(s4, SIOCGIFFLAGS, &ifr) != 0) {
+		rc = sp_errf(e, SP_EIO, "%s: %s", ifname, strerror(errno));
+		goto out;
+	}
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	if (ioctl(s4, SIOCSIFFLAGS, &ifr) != 0 || ioctl(s4, SIOCGIFINDEX, &ifr) != 0) {
+		rc = sp_errf(e, SP_EIO, "%s: bring up: %s", ifname, strerror(errno));
+		goto out;
+	}
+	memset(&a, 0, sizeof(a));
+	memcpy(&a.addr, addr6, 16);
+	a.prefixlen = prefix;
+	a.ifindex = ifr.ifr_ifindex;
+	if (ioctl(s6, SIOCSIFADDR, &a) != 0 && errno != EEXIST) {
+		rc = sp_errf(e, SP_EIO, "%s: add address: %s", ifname, strerror(errno));
+		goto out;
+	}
+	if (route_prefix > 0) {
+		memset(&rt, 0, sizeof(rt));
+		memcpy(&rt.rtmsg_dst, route6, 16);
+		rt.rtmsg_dst_len = (uint16_t)route_prefix;
+		rt.rtmsg_ifindex = ifr.ifr_ifindex;
+		rt.rtmsg_metric = 1;
+		rt.rtmsg_flags = RTF_UP;
+		if (ioctl(s6, SIOCADDRT, &rt) != 0 && errno != EEXIST) {
+			rc = sp_errf(e, SP_EIO, "%s: add route: %s", ifname, strerror(errno));
+			goto out;
+		}
+	}
+out:
+	if (s4 >= 0)
+		close(s4);
+	if (s6 >= 0)
+		close(s6);
+	return rc;
 }

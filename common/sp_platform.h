@@ -94,6 +94,11 @@ int sp_unix_connect(const char *path, int *fd, sp_errmsg *e);
  * ifname (at least 16 bytes). Needs CAP_NET_ADMIN. */
 int sp_tun_open(const char *name, int *fd, char *ifname, sp_errmsg *e);
 
+/* Bring a TUN interface up with an MTU, an IPv6 address/prefix on it, and
+ * optionally a route (route_prefix may be 0 for none). Needs CAP_NET_ADMIN. */
+int sp_tun_configure(const char *ifname, unsigned mtu, const uint8_t addr6[16],
+    unsigned prefix, const uint8_t route6[16], unsigned route_prefix, sp_errmsg *e);
+
 /* ---- Storage ---------------------------------------------------------- */
 
 /*

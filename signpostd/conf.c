@@ -15,7 +15,8 @@
 enum {
 	OPT_STATE, OPT_LOG, OPT_LOG_LEVEL, OPT_PASSPHRASE_FILE, OPT_DNS_LISTEN,
 	OPT_ZONE_NS, OPT_ZONE_ADDRESS, OPT_ZONE_TTL, OPT_RRL_RATE, OPT_TSIG_KEY,
-	OPT_SECONDARY, OPT_ZONE_KEY_TTL, OPT_ZSK_LIFETIME, OPT_PROPAGATION_DELAY, OPT_COUNT
+	OPT_SECONDARY, OPT_ZONE_KEY_TTL, OPT_ZSK_LIFETIME, OPT_PROPAGATION_DELAY, OPT_INTERFACE,
+	OPT_COUNT
 };
 
 struct option_def {
@@ -183,6 +184,20 @@ set_propagation_delay(sp_conf *c, const char *value, const char **why)
 	return set_number(value, 0, 86400, &c->propagation_delay, why);
 }
 
+int
+sp_conf_set_interface(sp_conf *c, const char *value, const char **why)
+{
+	size_t n = strlen(value);
+
+	if (n == 0 || n > 15 || strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789_-") != n) {
+		*why = "must be 1-15 letters, digits, '_' or '-'";
+		return SP_ECONFIG;
+	}
+	memcpy(c->interface, value, n + 1);
+	return SP_OK;
+}
+
 static int
 set_rrl_rate(sp_conf *c, const char *value, const char **why)
 {
@@ -284,6 +299,7 @@ static const struct option_def options[OPT_COUNT] = {
 	[OPT_ZONE_KEY_TTL] = { "zone-key-ttl", set_zone_key_ttl, 0 },
 	[OPT_ZSK_LIFETIME] = { "zsk-lifetime", set_zsk_lifetime, 0 },
 	[OPT_PROPAGATION_DELAY] = { "propagation-delay", set_propagation_delay, 0 },
+	[OPT_INTERFACE] = { "interface", sp_conf_set_interface, 0 },
 };
 
 void
@@ -321,7 +337,7 @@ sp_conf_parse(sp_conf *c, const char *what, const char *text, size_t len,
 			    "%s:%u: unknown option '%s' (known: state, log, log-level, "
 			    "passphrase-file, dns-listen, zone-ns, zone-address, zone-ttl, "
 			    "rrl-rate, tsig-key, secondary, zone-key-ttl, zsk-lifetime, "
-			    "propagation-delay)", what, kv.line, kv.key);
+			    "propagation-delay, interface)", what, kv.line, kv.key);
 		if (c->line_of[i] != 0 && !options[i].repeatable)
 			return sp_errf(e, SP_ECONFIG, "%s:%u: '%s' is already set on line %u",
 			    what, kv.line, kv.key, c->line_of[i]);
@@ -409,6 +425,8 @@ sp_conf_print(const sp_conf *c, FILE *f)
 		char a[INET6_ADDRSTRLEN];
 		fprintf(f, "zone-address %s\n", inet_ntop(AF_INET6, &c->zone.aaaa[i], a, sizeof(a)));
 	}
+	if (c->interface[0])
+		fprintf(f, "interface %s\n", c->interface);
 	fprintf(f, "zone-ttl %u\n", c->zone.ttl);
 	fprintf(f, "zone-key-ttl %u\n", c->zone.key_ttl);
 	fprintf(f, "zsk-lifetime %ld\n", c->zsk_lifetime < 0 ? 30L * 86400 : c->zsk_lifetime);

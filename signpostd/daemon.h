@@ -7,6 +7,7 @@
 #include "conf.h"
 #include "control_server.h"
 #include "dns_server.h"
+#include "tunnel.h"
 #include "sp_cloud.h"
 #include "sp_key.h"
 #include "sp_platform.h"
@@ -25,6 +26,7 @@ typedef struct sp_daemon {
 	sp_ctl_server *ctl;
 	sp_conf conf;            /* the effective configuration */
 	sp_dns_server *dns;      /* gateway role: the authoritative server */
+	sp_tunnel *tunnel;       /* the WireGuard interface, if configured */
 	uint64_t started_mono;   /* ms */
 	int64_t started_wall;    /* s */
 	int exit_signal;

@@ -30,6 +30,7 @@ usage(FILE *f)
 	    "  --config FILE          configuration file (docs/signpost.conf.md)\n"
 	    "  --passphrase-file FILE passphrase for sealed private keys\n"
 	    "  --dns-listen ADDR:PORT serve the zone here (gateway; repeatable)\n"
+	    "  --interface NAME       create the WireGuard tunnel interface (e.g. sp0)\n"
 	    "  --syslog               log to syslog instead of stderr\n"
 	    "  --log-level LEVEL      error, warn, info (default) or debug\n"
 	    "  -n                     check and print the configuration, then exit\n"
@@ -109,6 +110,7 @@ free_state(sp_daemon *d)
 {
 	sp_ctl_server_stop(d->ctl);
 	sp_dns_server_stop(d->dns);
+	sp_tunnel_stop(d->tunnel);
 	sp_keystore_free_all(d->keys, d->nkeys);
 	sp_passphrase_free(d->pass, d->passlen);
 	sp_store_close(d->store);
@@ -125,6 +127,7 @@ main(int argc, char **argv)
 		{ "syslog", no_argument, NULL, 'S' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "dns-listen", required_argument, NULL, 'd' },
+		{ "interface", required_argument, NULL, 'i' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -162,6 +165,14 @@ main(int argc, char **argv)
 			}
 			break;
 		}
+		case 'i': {
+			const char *why;
+			if (sp_conf_set_interface(&flags, optarg, &why) != SP_OK) {
+				fprintf(stderr, "signpostd: --interface %s: %s\n", optarg, why);
+				return 2;
+			}
+			break;
+		}
 		case 'n': check_only = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("signpostd %s\n", SP_VERSION); return 0;
@@ -183,6 +194,8 @@ main(int argc, char **argv)
 		conf.log_syslog = flags.log_syslog;
 	if (flags.log_level >= 0)
 		conf.log_level = flags.log_level;
+	if (flags.interface[0])
+		memcpy(conf.interface, flags.interface, sizeof(conf.interface));
 	if (flags.ndns_listen > 0) {
 		memcpy(conf.dns_listen, flags.dns_listen, sizeof(conf.dns_listen));
 		memcpy(conf.dns_listen_len, flags.dns_listen_len, sizeof(conf.dns_listen_len));
@@ -237,6 +250,11 @@ main(int argc, char **argv)
 	}
 	if (d.cloud.role == SP_NODE_GATEWAY && sp_dns_server_start(&d, &e) != SP_OK) {
 		sp_err("DNS: %s", e.msg);
+		free_state(&d);
+		return 1;
+	}
+	if (d.conf.interface[0] && sp_tunnel_start(&d, &e) != SP_OK) {
+		sp_err("tunnel: %s", e.msg);
 		free_state(&d);
 		return 1;
 	}

@@ -47,12 +47,17 @@ const uint8_t *sp_wg_public(const sp_wg *wg);
 /* With load set, handshakes without a valid mac2 get a cookie reply
  * instead of a DH computation (the adapter decides when: queue depth). */
 void sp_wg_set_under_load(sp_wg *wg, int under_load);
+/* The tunnel MTU: packets are padded to 16 bytes but not past it (the
+ * paper, 5.4.6). 0, the default, pads every packet. */
+void sp_wg_set_mtu(sp_wg *wg, size_t mtu);
 
 /* A peer by its static public key; SP_EEXIST if it is there already, and
  * SP_ECRYPTO for a key that gives a zero shared secret. */
 int sp_wg_peer_add(sp_wg *wg, const uint8_t pub[SP_WG_KEY], sp_wg_peer **out)
 	__attribute__((warn_unused_result));
 void sp_wg_peer_set_psk(sp_wg_peer *p, const uint8_t psk[SP_WG_KEY]);
+/* Forget a peer and every key of it; p is freed. */
+void sp_wg_peer_remove(sp_wg *wg, sp_wg_peer *p);
 sp_wg_peer *sp_wg_peer_find(const sp_wg *wg, const uint8_t pub[SP_WG_KEY]);
 const uint8_t *sp_wg_peer_public(const sp_wg_peer *p);
 /* The adapter's own data for a peer (its endpoint, allowed IPs). */
@@ -124,7 +129,7 @@ unsigned sp_wg_peer_tick(sp_wg_peer *p, uint64_t now_ms, unsigned persistent_kee
 /* Ask for a handshake because a packet is waiting (no session yet). */
 void sp_wg_peer_want_handshake(sp_wg_peer *p, uint64_t now_ms);
 
-/* Bytes needed to encrypt a packet of len bytes. */
+/* Bytes needed to encrypt a packet of len bytes (with padding, at most). */
 size_t sp_wg_encrypted_size(size_t len);
 
 typedef struct sp_wg_stats {

@@ -95,6 +95,7 @@ struct sp_wg {
 	size_t npeers;
 	struct idx_entry *buckets[INDEX_BUCKETS];
 	int under_load;
+	size_t mtu;
 	sp_wg_stats stats;
 };
 
@@ -196,6 +197,7 @@ sp_wg_free(sp_wg *wg)
 
 const uint8_t *sp_wg_public(const sp_wg *wg) { return wg->pub; }
 void sp_wg_set_under_load(sp_wg *wg, int under_load) { wg->under_load = under_load; }
+void sp_wg_set_mtu(sp_wg *wg, size_t mtu) { wg->mtu = mtu; }
 const sp_wg_stats *sp_wg_stats_get(const sp_wg *wg) { return &wg->stats; }
 const uint8_t *sp_wg_peer_public(const sp_wg_peer *p) { return p->pub; }
 void sp_wg_peer_set_user(sp_wg_peer *p, void *user) { p->user = user; }
@@ -206,6 +208,25 @@ void
 sp_wg_peer_set_psk(sp_wg_peer *p, const uint8_t psk[SP_WG_KEY])
 {
 	memcpy(p->psk, psk, SP_WG_KEY);
+}
+
+static void drop_keypair(sp_wg *wg, struct keypair **slot);
+
+void
+sp_wg_peer_remove(sp_wg *wg, sp_wg_peer *p)
+{
+	for (size_t i = 0; i < wg->npeers; i++) {
+		if (wg->peers[i] != p)
+			continue;
+		wg->peers[i] = wg->peers[--wg->npeers];
+		idx_remove(wg, &p->hs.idx);
+		drop_keypair(wg, &p->current);
+		drop_keypair(wg, &p->previous);
+		drop_keypair(wg, &p->next);
+		sodium_memzero(p, sizeof(*p));
+		free(p);
+		return;
+	}
 }
 
 sp_wg_peer *
@@ -660,6 +681,10 @@ sp_wg_encrypt(sp_wg *wg, sp_wg_peer *p, const uint8_t *pkt, size_t len, uint64_t
 	struct keypair *kp = p->current;
 	size_t padded = (len + 15) & ~(size_t)15;
 	sp_wire w = sp_wire_writer(out, cap);
+
+	/* Pad to 16, but a packet at or near the MTU only up to the MTU. */
+	if (wg->mtu != 0 && padded > wg->mtu)
+		padded = len > wg->mtu ? len : wg->mtu;
 	uint64_t counter;
 
 	if (!sp_wg_peer_has_session(p, now_ms))
@@ -792,7 +817,9 @@ sp_wg_receive(sp_wg *wg, uint8_t *msg, size_t len, const uint8_t *src, size_t sr
 			break;
 		return consume_cookie(wg, msg, now_ms, rx);
 	case MSG_TRANSPORT:
-		if (len < SP_WG_TRANSPORT_OVERHEAD || (len - SP_WG_TRANSPORT_OVERHEAD) % 16 != 0)
+		/* Senders pad to 16 bytes but never past their MTU, so a full
+		 * packet arrives unpadded: any length above the overhead goes. */
+		if (len < SP_WG_TRANSPORT_OVERHEAD)
 			break;
 		return consume_transport(wg, msg, len, now_ms, rx);
 	default:

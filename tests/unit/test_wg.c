@@ -207,6 +207,36 @@ test_handshake_and_data_both_ways(void **state)
 	free_pair(&p);
 }
 
+/* Padding stops at the MTU (the paper, 5.4.6), so a full-size packet
+ * travels unpadded, as other implementations send it, and is accepted. */
+static void
+test_padding_stops_at_the_mtu(void **state)
+{
+	struct pair p;
+	uint8_t pkt[1420], msg[2048], reply[SP_WG_MIN_REPLY];
+	size_t n;
+	sp_wg_rx rx;
+
+	(void)state;
+	make_pair(&p);
+	handshake(&p);
+	sp_wg_set_mtu(p.a, 1420);
+	ip_packet(pkt, sizeof(pkt), 0x42);
+	assert_int_equal(sp_wg_encrypt(p.a, p.a_b, pkt, sizeof(pkt), p.now, msg, sizeof(msg), &n),
+	    SP_OK);
+	assert_int_equal(n, 1420 + SP_WG_TRANSPORT_OVERHEAD);   /* not a multiple of 16 */
+	assert_int_equal(sp_wg_receive(p.b, msg, n, src_a, sizeof(src_a), p.now, reply, &rx), SP_OK);
+	assert_int_equal(rx.kind, SP_WG_RX_DATA);
+	assert_int_equal(rx.data_len, 1420);
+	assert_memory_equal(rx.data, pkt, 1420);
+	/* Below the MTU, padding to 16 as usual. */
+	assert_int_equal(sp_wg_encrypt(p.a, p.a_b, pkt, 1410, p.now, msg, sizeof(msg), &n), SP_OK);
+	assert_int_equal(n, 1420 + SP_WG_TRANSPORT_OVERHEAD);
+	assert_int_equal(sp_wg_encrypt(p.a, p.a_b, pkt, 100, p.now, msg, sizeof(msg), &n), SP_OK);
+	assert_int_equal(n, 112 + SP_WG_TRANSPORT_OVERHEAD);
+	free_pair(&p);
+}
+
 static void
 test_reordered_packets_within_the_window(void **state)
 {
@@ -610,6 +640,7 @@ main(void)
 		cmocka_unit_test(test_tai64n),
 		cmocka_unit_test(test_dh_rejects_low_order),
 		cmocka_unit_test(test_handshake_and_data_both_ways),
+		cmocka_unit_test(test_padding_stops_at_the_mtu),
 		cmocka_unit_test(test_reordered_packets_within_the_window),
 		cmocka_unit_test(test_tampering_is_dropped),
 		cmocka_unit_test(test_garbage_and_truncation),

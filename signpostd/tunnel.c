@@ -1,0 +1,638 @@
+#define _GNU_SOURCE
+#include "tunnel.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "sp_allowedips.h"
+#include "sp_device.h"
+#include "sp_log.h"
+#include "sp_uapi.h"
+#include "sp_wg.h"
+
+#define TUN_MTU 1420
+#define QUEUE_MAX 16
+#define PKT_MAX 65536
+#define UAPI_DIR "/var/run/wireguard"
+
+struct tpeer {
+	sp_tunnel *t;
+	sp_wg_peer *wp;
+	struct sockaddr_in6 endpoint;   /* IPv4 as ::ffff:a.b.c.d */
+	int has_endpoint;
+	uint16_t keepalive;
+	uint64_t rx_bytes, tx_bytes;
+	uint8_t *queue[QUEUE_MAX];
+	size_t qlen[QUEUE_MAX];
+	size_t nq;
+};
+
+struct sp_tunnel {
+	sp_daemon *d;
+	char ifname[16];
+	int tun_fd, udp_fd, uapi_fd;
+	sp_watch *tun_w, *udp_w, *uapi_w;
+	uint16_t port;
+	uint32_t fwmark;
+	uint8_t *priv;                  /* sodium_malloc */
+	sp_wg *wg;
+	sp_allowedips *aips;
+	struct tpeer **peers;
+	size_t npeers;
+	struct tpeer *cur;              /* the peer a UAPI set is configuring */
+	sp_timer *timer;
+	char uapi_path[108];
+	uint64_t dropped_no_peer, dropped_bad_source;
+	uint8_t buf[PKT_MAX + 64];
+};
+
+static void schedule(sp_tunnel *t, uint64_t delay_ms);
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static void
+to_v6(const struct sockaddr *sa, struct sockaddr_in6 *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->sin6_family = AF_INET6;
+	if (sa->sa_family == AF_INET6) {
+		memcpy(out, sa, sizeof(*out));
+		return;
+	}
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+	out->sin6_port = s4->sin_port;
+	out->sin6_addr.s6_addr[10] = out->sin6_addr.s6_addr[11] = 0xff;
+	memcpy(&out->sin6_addr.s6_addr[12], &s4->sin_addr, 4);
+}
+
+/* The endpoint as wg prints it: IPv4 unmapped. */
+static void
+endpoint_text(const struct sockaddr_in6 *s6, char *out, size_t len)
+{
+	if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+		struct sockaddr_in s4;
+		memset(&s4, 0, sizeof(s4));
+		s4.sin_family = AF_INET;
+		s4.sin_port = s6->sin6_port;
+		memcpy(&s4.sin_addr, &s6->sin6_addr.s6_addr[12], 4);
+		sp_uapi_endpoint((struct sockaddr *)&s4, out, len);
+	} else {
+		sp_uapi_endpoint((const struct sockaddr *)s6, out, len);
+	}
+}
+
+static struct tpeer *
+find_peer(sp_tunnel *t, const uint8_t pub[32])
+{
+	for (size_t i = 0; i < t->npeers; i++)
+		if (memcmp(sp_wg_peer_public(t->peers[i]->wp), pub, 32) == 0)
+			return t->peers[i];
+	return NULL;
+}
+
+static void
+clear_queue(struct tpeer *p)
+{
+	for (size_t i = 0; i < p->nq; i++)
+		free(p->queue[i]);
+	p->nq = 0;
+}
+
+static void
+send_to(sp_tunnel *t, struct tpeer *p, const uint8_t *msg, size_t len)
+{
+	if (!p->has_endpoint)
+		return;
+	if (sendto(t->udp_fd, msg, len, MSG_DONTWAIT, (struct sockaddr *)&p->endpoint,
+	    sizeof(p->endpoint)) == (ssize_t)len)
+		p->tx_bytes += len;
+}
+
+static void
+initiate(sp_tunnel *t, struct tpeer *p)
+{
+	uint8_t msg[SP_WG_INITIATION_SIZE];
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (!p->has_endpoint)
+		return;
+	if (sp_wg_initiate(t->wg, p->wp, ts.tv_sec, (uint32_t)ts.tv_nsec, sp_clock_mono_ms(),
+	    msg) == SP_OK)
+		send_to(t, p, msg, sizeof(msg));
+}
+
+/* Encrypt and send one packet (already at buf + 16), or queue it. */
+static void
+send_packet(sp_tunnel *t, struct tpeer *p, uint8_t *buf, size_t len)
+{
+	size_t out;
+	uint64_t now = sp_clock_mono_ms();
+
+	if (sp_wg_encrypt(t->wg, p->wp, buf + SP_WG_TRANSPORT_HEADER, len, now, buf,
+	    PKT_MAX + 64, &out) == SP_OK) {
+		send_to(t, p, buf, out);
+		return;
+	}
+	/* No session: keep the newest packets and start a handshake. */
+	if (p->nq == QUEUE_MAX) {
+		free(p->queue[0]);
+		memmove(p->queue, p->queue + 1, (QUEUE_MAX - 1) * sizeof(p->queue[0]));
+		memmove(p->qlen, p->qlen + 1, (QUEUE_MAX - 1) * sizeof(p->qlen[0]));
+		p->nq--;
+	}
+	if ((p->queue[p->nq] = malloc(len)) != NULL) {
+		memcpy(p->queue[p->nq], buf + SP_WG_TRANSPORT_HEADER, len);
+		p->qlen[p->nq++] = len;
+	}
+	sp_wg_peer_want_handshake(p->wp, now);
+	schedule(t, 0);
+}
+
+static void
+flush_queue(sp_tunnel *t, struct tpeer *p)
+{
+	size_t n = p->nq;
+
+	p->nq = 0;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(t->buf + SP_WG_TRANSPORT_HEADER, p->queue[i], p->qlen[i]);
+		free(p->queue[i]);
+		send_packet(t, p, t->buf, p->qlen[i]);
+	}
+	if (n == 0)
+		send_packet(t, p, t->buf, 0);   /* a keepalive confirms the keys */
+}
+
+/* ---- timers --------------------------------------------------------------- */
+
+static void
+on_timer(void *arg)
+{
+	sp_tunnel *t = arg;
+	uint64_t now = sp_clock_mono_ms(), next = now + 10000;
+
+	t->timer = NULL;
+	for (size_t i = 0; i < t->npeers; i++) {
+		struct tpeer *p = t->peers[i];
+		uint64_t pn;
+		unsigned todo = sp_wg_peer_tick(p->wp, now, p->keepalive, &pn);
+		if (todo & SP_WG_DO_INITIATE)
+			initiate(t, p);
+		if (todo & SP_WG_DO_KEEPALIVE)
+			send_packet(t, p, t->buf, 0);
+		if (todo & SP_WG_DO_GIVE_UP)
+			clear_queue(p);
+		if (pn < next)
+			next = pn;
+	}
+	schedule(t, next > now ? next - now : 1);
+}
+
+static void
+schedule(sp_tunnel *t, uint64_t delay_ms)
+{
+	sp_timer_cancel(t->timer);
+	t->timer = NULL;
+	sp_loop_timer(t->d->loop, delay_ms, on_timer, t, &t->timer);
+}
+
+/* ---- packets --------------------------------------------------------------- */
+
+static void
+on_tun(void *arg, int fd, unsigned events)
+{
+	sp_tunnel *t = arg;
+
+	(void)events;
+	for (int i = 0; i < 64; i++) {
+		ssize_t n = read(fd, t->buf + SP_WG_TRANSPORT_HEADER, PKT_MAX);
+		const uint8_t *src, *dst;
+		int family;
+		struct tpeer *p;
+
+		if (n <= 0)
+			return;
+		if (sp_ip_addrs(t->buf + SP_WG_TRANSPORT_HEADER, (size_t)n, &family, &src, &dst) != SP_OK ||
+		    (p = sp_allowedips_lookup(t->aips, family, dst)) == NULL) {
+			t->dropped_no_peer++;
+			continue;
+		}
+		send_packet(t, p, t->buf, (size_t)n);
+	}
+}
+
+static void
+on_udp(void *arg, int fd, unsigned events)
+{
+	sp_tunnel *t = arg;
+	uint8_t reply[SP_WG_MIN_REPLY];
+
+	(void)events;
+	for (int i = 0; i < 64; i++) {
+		struct sockaddr_in6 from;
+		socklen_t flen = sizeof(from);
+		uint8_t src[18];
+		ssize_t n = recvfrom(fd, t->buf, PKT_MAX, MSG_DONTWAIT, (struct sockaddr *)&from, &flen);
+		struct tpeer *p;
+		sp_wg_rx rx;
+
+		if (n <= 0)
+			return;
+		/* Cookies bind to the source address and port. */
+		memcpy(src, &from.sin6_addr, 16);
+		memcpy(src + 16, &from.sin6_port, 2);
+		if (sp_wg_receive(t->wg, t->buf, (size_t)n, src, sizeof(src), sp_clock_mono_ms(), reply,
+		    &rx) != SP_OK)
+			continue;
+		if (rx.kind == SP_WG_RX_REPLY)
+			sendto(fd, reply, rx.reply_len, MSG_DONTWAIT, (struct sockaddr *)&from, flen);
+		if (rx.peer == NULL || rx.kind == SP_WG_RX_DROP)
+			continue;
+		p = sp_wg_peer_user(rx.peer);
+		/* Roaming: the endpoint follows the latest authenticated packet. */
+		p->endpoint = from;
+		p->has_endpoint = 1;
+		p->rx_bytes += (size_t)n;
+		if (rx.kind == SP_WG_RX_HANDSHAKE) {
+			flush_queue(t, p);
+		} else if (rx.kind == SP_WG_RX_DATA) {
+			const uint8_t *s, *d;
+			int family;
+			/* Cryptokey routing: a peer may only send from its own prefixes. */
+			if (sp_ip_addrs(rx.data, rx.data_len, &family, &s, &d) != SP_OK ||
+			    sp_allowedips_lookup(t->aips, family, s) != p) {
+				t->dropped_bad_source++;
+				continue;
+			}
+			if (write(t->tun_fd, rx.data, rx.data_len) < 0)
+				continue;
+		}
+	}
+	schedule(t, 0);
+}
+
+/* ---- UAPI ------------------------------------------------------------------ */
+
+static int
+rebuild_wg(sp_tunnel *t, const uint8_t key[32])
+{
+	sp_wg *wg;
+
+	if (sp_wg_new(key, &wg) != SP_OK)
+		return ENOMEM;
+	for (size_t i = 0; i < t->npeers; i++) {
+		sp_wg_peer *np;
+		if (sp_wg_peer_add(wg, sp_wg_peer_public(t->peers[i]->wp), &np) != SP_OK) {
+			sp_wg_free(wg);
+			return EINVAL;
+		}
+		sp_wg_peer_set_user(np, t->peers[i]);
+		t->peers[i]->wp = np;
+	}
+	sp_wg_free(t->wg);
+	t->wg = wg;
+	sp_wg_set_mtu(wg, TUN_MTU);
+	memcpy(t->priv, key, 32);
+	return 0;
+}
+
+static int
+bind_udp(sp_tunnel *t, uint16_t port)
+{
+	struct sockaddr_in6 any;
+	int fd, off = 0;
+	socklen_t len = sizeof(any);
+
+	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return errno;
+	setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+	memset(&any, 0, sizeof(any));
+	any.sin6_family = AF_INET6;
+	any.sin6_port = htons(port);
+	if (bind(fd, (struct sockaddr *)&any, sizeof(any)) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&any, &len) != 0) {
+		int err = errno;
+		close(fd);
+		return err;
+	}
+	if (t->udp_fd >= 0) {
+		sp_watch_cancel(t->udp_w);
+		close(t->udp_fd);
+	}
+	t->udp_fd = fd;
+	t->port = ntohs(any.sin6_port);
+	sp_loop_watch(t->d->loop, fd, SP_IO_READ, on_udp, t, &t->udp_w);
+	return 0;
+}
+
+static void
+peer_free(sp_tunnel *t, struct tpeer *p)
+{
+	sp_allowedips_remove_peer(t->aips, p);
+	sp_wg_peer_remove(t->wg, p->wp);
+	clear_queue(p);
+	free(p);
+}
+
+static int u_private(void *a, const uint8_t k[32]) { return rebuild_wg(a, k); }
+static int u_port(void *a, uint16_t port) { return bind_udp(a, port); }
+static int u_fwmark(void *a, uint32_t m) { ((sp_tunnel *)a)->fwmark = m; return 0; }
+
+static int
+u_replace_peers(void *a)
+{
+	sp_tunnel *t = a;
+
+	for (size_t i = 0; i < t->npeers; i++)
+		peer_free(t, t->peers[i]);
+	t->npeers = 0;
+	t->cur = NULL;
+	return 0;
+}
+
+static int
+u_peer(void *a, const uint8_t pub[32], int update_only)
+{
+	sp_tunnel *t = a;
+	struct tpeer *p = find_peer(t, pub), **np;
+
+	t->cur = p;
+	if (p != NULL || update_only)
+		return 0;
+	if ((p = calloc(1, sizeof(*p))) == NULL ||
+	    (np = realloc(t->peers, (t->npeers + 1) * sizeof(*np))) == NULL) {
+		free(p);
+		return ENOMEM;
+	}
+	t->peers = np;
+	if (sp_wg_peer_add(t->wg, pub, &p->wp) != SP_OK) {
+		free(p);
+		return EINVAL;
+	}
+	p->t = t;
+	sp_wg_peer_set_user(p->wp, p);
+	t->peers[t->npeers++] = p;
+	t->cur = p;
+	return 0;
+}
+
+static int
+u_remove(void *a)
+{
+	sp_tunnel *t = a;
+
+	for (size_t i = 0; t->cur != NULL && i < t->npeers; i++)
+		if (t->peers[i] == t->cur) {
+			t->peers[i] = t->peers[--t->npeers];
+			peer_free(t, t->cur);
+			break;
+		}
+	t->cur = NULL;
+	return 0;
+}
+
+#define CUR_OR_SKIP(t) do { if ((t)->cur == NULL) return 0; } while (0)
+
+static int
+u_psk(void *a, const uint8_t k[32])
+{
+	sp_tunnel *t = a;
+
+	CUR_OR_SKIP(t);
+	sp_wg_peer_set_psk(t->cur->wp, k);
+	return 0;
+}
+
+static int
+u_endpoint(void *a, const struct sockaddr *sa, socklen_t len)
+{
+	sp_tunnel *t = a;
+
+	(void)len;
+	CUR_OR_SKIP(t);
+	to_v6(sa, &t->cur->endpoint);
+	t->cur->has_endpoint = 1;
+	return 0;
+}
+
+static int
+u_keepalive(void *a, uint16_t s)
+{
+	sp_tunnel *t = a;
+
+	CUR_OR_SKIP(t);
+	t->cur->keepalive = s;
+	return 0;
+}
+
+static int
+u_replace_ips(void *a)
+{
+	sp_tunnel *t = a;
+
+	CUR_OR_SKIP(t);
+	sp_allowedips_remove_peer(t->aips, t->cur);
+	return 0;
+}
+
+static int
+u_allowed(void *a, int family, const uint8_t *addr, unsigned cidr)
+{
+	sp_tunnel *t = a;
+
+	CUR_OR_SKIP(t);
+	return sp_allowedips_insert(t->aips, family, addr, cidr, t->cur) == SP_OK ? 0 : ENOMEM;
+}
+
+static const struct sp_uapi_ops uapi_ops = {
+	u_private, u_port, u_fwmark, u_replace_peers, u_peer, u_remove, u_psk, u_endpoint,
+	u_keepalive, u_replace_ips, u_allowed,
+};
+
+static void
+put_allowed(void *arg, int family, const uint8_t *addr, unsigned cidr)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	inet_ntop(family == 4 ? AF_INET : AF_INET6, addr, ip, sizeof(ip));
+	fprintf(arg, "allowed_ip=%s/%u\n", ip, cidr);
+}
+
+static void
+uapi_get(sp_tunnel *t, FILE *f)
+{
+	char hex[65], ep[80];
+	uint64_t now = sp_clock_mono_ms();
+	int64_t wall = sp_clock_wall();
+
+	sp_uapi_hex(t->priv, hex);
+	fprintf(f, "private_key=%s\nlisten_port=%u\n", hex, t->port);
+	sodium_memzero(hex, sizeof(hex));
+	if (t->fwmark)
+		fprintf(f, "fwmark=%u\n", t->fwmark);
+	for (size_t i = 0; i < t->npeers; i++) {
+		struct tpeer *p = t->peers[i];
+		uint64_t hs = sp_wg_peer_last_handshake_ms(p->wp);
+		sp_uapi_hex(sp_wg_peer_public(p->wp), hex);
+		fprintf(f, "public_key=%s\nprotocol_version=1\n", hex);
+		if (p->has_endpoint) {
+			endpoint_text(&p->endpoint, ep, sizeof(ep));
+			fprintf(f, "endpoint=%s\n", ep);
+		}
+		fprintf(f, "last_handshake_time_sec=%lld\nlast_handshake_time_nsec=0\n",
+		    hs ? (long long)(wall - (int64_t)((now - hs) / 1000)) : 0LL);
+		fprintf(f, "tx_bytes=%llu\nrx_bytes=%llu\npersistent_keepalive_interval=%u\n",
+		    (unsigned long long)p->tx_bytes, (unsigned long long)p->rx_bytes, p->keepalive);
+		sp_allowedips_walk(t->aips, p, put_allowed, f);
+	}
+}
+
+/* One request per connection, answered at once: clients are local, root,
+ * and their requests small, so the loop is not held up. */
+static void
+on_uapi(void *arg, int fd, unsigned events)
+{
+	sp_tunnel *t = arg;
+	struct timeval tv = { 1, 0 };
+	char *req = NULL, *out = NULL;
+	size_t len = 0, cap = 0, olen = 0;
+	FILE *f;
+	int c, rc = 0;
+
+	(void)events;
+	if ((c = accept4(fd, NULL, NULL, SOCK_CLOEXEC)) < 0)
+		return;
+	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	/* Read until the request's empty line. */
+	for (;;) {
+		if (len + 1024 > cap) {
+			char *nr = cap < (1 << 20) ? realloc(req, cap = cap ? cap * 2 : 4096) : NULL;
+			if (nr == NULL)
+				goto done;
+			req = nr;
+		}
+		ssize_t n = read(c, req + len, cap - len - 1);
+		if (n <= 0)
+			goto done;
+		len += (size_t)n;
+		req[len] = '\0';
+		if (strstr(req, "\n\n") != NULL)
+			break;
+	}
+	if ((f = open_memstream(&out, &olen)) == NULL)
+		goto done;
+	if (strncmp(req, "get=1\n", 6) == 0) {
+		uapi_get(t, f);
+	} else if (strncmp(req, "set=1\n", 6) == 0) {
+		t->cur = NULL;
+		rc = sp_uapi_set(req + 6, len - 6, &uapi_ops, t);
+		schedule(t, 0);
+	} else {
+		rc = EPROTO;
+	}
+	fprintf(f, "errno=%d\n\n", rc);
+	fclose(f);
+	if (write(c, out, olen) < 0)
+		sp_debug("uapi: the client went away");
+	/* The reply held the private key. */
+	sodium_memzero(out, olen);
+	free(out);
+done:
+	if (req != NULL) {
+		sodium_memzero(req, cap);
+		free(req);
+	}
+	close(c);
+}
+
+/* ---- lifecycle --------------------------------------------------------------- */
+
+int
+sp_tunnel_start(sp_daemon *d, sp_errmsg *e)
+{
+	sp_tunnel *t;
+	uint8_t pub[32], addr[16], zone[16];
+	const sp_key *dev = NULL;
+	int rc;
+
+	for (size_t i = 0; i < d->nkeys; i++)
+		if (sp_key_info_of(d->keys[i])->role == SP_ROLE_DEVICE &&
+		    sp_key_info_of(d->keys[i])->state == SP_KSTATE_ACTIVE)
+			dev = d->keys[i];
+	if (dev == NULL)
+		return sp_errf(e, SP_ENOENT, "no device key for the tunnel");
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return SP_ENOMEM;
+	d->tunnel = t;
+	t->d = d;
+	t->tun_fd = t->udp_fd = t->uapi_fd = -1;
+	if ((t->priv = sodium_malloc(32)) == NULL || sp_allowedips_new(&t->aips) != SP_OK)
+		return SP_ENOMEM;
+	/* The WireGuard key is the device's identity key (docs/keys.md). */
+	if ((rc = sp_key_x25519(dev, t->priv, pub)) != SP_OK || sp_wg_new(t->priv, &t->wg) != SP_OK)
+		return sp_errf(e, SP_ECRYPTO, "deriving the tunnel key");
+	sp_wg_set_mtu(t->wg, TUN_MTU);
+	if ((rc = sp_tun_open(d->conf.interface, &t->tun_fd, t->ifname, e)) != SP_OK)
+		return rc;
+	sp_ula_device(d->cloud.prefix, sp_key_info_of(dev)->pub, addr);
+	memset(zone, 0, sizeof(zone));
+	memcpy(zone, d->cloud.prefix, 6);
+	if ((rc = sp_tun_configure(t->ifname, TUN_MTU, addr, 128, zone, 48, e)) != SP_OK)
+		return rc;
+	if ((rc = bind_udp(t, 0)) != 0)
+		return sp_errf(e, SP_EIO, "WireGuard socket: %s", strerror(rc));
+	if (mkdir(UAPI_DIR, 0755) != 0 && errno != EEXIST)
+		return sp_errf(e, SP_EIO, "%s: %s", UAPI_DIR, strerror(errno));
+	snprintf(t->uapi_path, sizeof(t->uapi_path), UAPI_DIR "/%s.sock", t->ifname);
+	if ((rc = sp_unix_listen(t->uapi_path, 0600, &t->uapi_fd, e)) != SP_OK)
+		return rc;
+	if ((rc = sp_loop_watch(d->loop, t->tun_fd, SP_IO_READ, on_tun, t, &t->tun_w)) != SP_OK ||
+	    (rc = sp_loop_watch(d->loop, t->uapi_fd, SP_IO_READ, on_uapi, t, &t->uapi_w)) != SP_OK)
+		return rc;
+	{
+		char a[INET6_ADDRSTRLEN];
+		inet_ntop(AF_INET6, addr, a, sizeof(a));
+		sp_info("tunnel: %s up with %s/128, route to the zone's /48, WireGuard on UDP %u, "
+		    "UAPI at %s", t->ifname, a, t->port, t->uapi_path);
+	}
+	return SP_OK;
+}
+
+void
+sp_tunnel_stop(sp_tunnel *t)
+{
+	if (t == NULL)
+		return;
+	sp_timer_cancel(t->timer);
+	sp_watch_cancel(t->tun_w);
+	sp_watch_cancel(t->udp_w);
+	sp_watch_cancel(t->uapi_w);
+	for (size_t i = 0; i < t->npeers; i++)
+		peer_free(t, t->peers[i]);
+	free(t->peers);
+	if (t->uapi_fd >= 0) {
+		close(t->uapi_fd);
+		unlink(t->uapi_path);
+	}
+	if (t->udp_fd >= 0)
+		close(t->udp_fd);
+	if (t->tun_fd >= 0)
+		close(t->tun_fd);
+	sp_wg_free(t->wg);
+	sp_allowedips_free(t->aips);
+	if (t->priv != NULL)
+		sodium_free(t->priv);
+	free(t);
+}
