@@ -24,6 +24,9 @@
 #define QUEUE_MAX 16
 #define PKT_MAX 65536
 #define UAPI_DIR "/var/run/wireguard"
+/* More handshake messages than this in a second puts us under load:
+ * handshakes then need a cookie (mac2) before any DH is spent. */
+#define HANDSHAKES_PER_SECOND 64
 
 struct tpeer {
 	sp_tunnel *t;
@@ -53,6 +56,8 @@ struct sp_tunnel {
 	sp_timer *timer;
 	char uapi_path[108];
 	uint64_t dropped_no_peer, dropped_bad_source;
+	uint64_t load_second;           /* monotonic second being counted */
+	unsigned load_count;            /* handshake messages in it */
 	uint8_t buf[PKT_MAX + 64];
 };
 
@@ -249,6 +254,19 @@ on_udp(void *arg, int fd, unsigned events)
 
 		if (n <= 0)
 			return;
+		/* Count handshake messages (types 1 and 2) per second; over the
+		 * limit this second and the next are under load. */
+		if (n > 0 && (t->buf[0] == 1 || t->buf[0] == 2)) {
+			uint64_t sec = sp_clock_mono_ms() / 1000;
+			if (sec != t->load_second) {
+				sp_wg_set_under_load(t->wg, t->load_count > HANDSHAKES_PER_SECOND &&
+				    sec == t->load_second + 1);
+				t->load_second = sec;
+				t->load_count = 0;
+			}
+			if (++t->load_count > HANDSHAKES_PER_SECOND)
+				sp_wg_set_under_load(t->wg, 1);
+		}
 		/* Cookies bind to the source address and port. */
 		memcpy(src, &from.sin6_addr, 16);
 		memcpy(src + 16, &from.sin6_port, 2);

@@ -71,6 +71,19 @@ check "the ping survives signpostd moving (at most 8 of 30 lost)" test "${GOT:-0
 endpoint_moved() { wg_exec B wg show "$GO" endpoints | grep -q '10.77.0.11:51821'; }
 check "wireguard-go now sends to signpostd's new address" endpoint_moved
 
+# A handshake flood from a known key: after the first handshakes of the
+# second, signpostd answers with cookies instead of spending DH on each.
+wg_keypair flooder
+wg_exec A wg set "$SP" peer "$(cat "$T/flooder.pub")" allowed-ips 10.99.0.9/32
+FLOOD=$(wg_exec B "$BIN/wgprobe" flood "$(cat "$T/flooder.key")" "$SP_PUB" "10.77.0.11:51821" 51829 500)
+echo "# $FLOOD"
+check "a handshake flood is answered with cookie replies" sh -c \
+	"printf '%s' \"\$1\" | grep -Eq ', [1-9][0-9]* cookie replies'" - "$FLOOD"
+check "and few handshakes are spent on it" sh -c \
+	"test \$(printf '%s' \"\$1\" | sed -n 's/.*sent, \\([0-9]*\\) responses.*/\\1/p') -le 100" - "$FLOOD"
+run_expect "the tunnel still works after the flood" 0 " 0% packet loss" \
+	wg_exec A ping -c 2 -W 2 10.99.0.2
+
 # A stranger's key: no handshake.
 wg_keypair stranger
 wg_exec A wg set "$SP" peer "$(cat "$T/stranger.pub")" endpoint "$WG_B_IP:51820" allowed-ips 10.99.0.3/32

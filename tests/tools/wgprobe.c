@@ -7,6 +7,9 @@
  *       OUR_IP to PEER_IP through the tunnel, and expect the reply
  *   wgprobe serve PRIVKEY PEERPUB LISTEN_PORT OUR_IP SECONDS
  *       answer the peer's handshakes and echo requests to OUR_IP
+ *   wgprobe flood PRIVKEY PEERPUB ENDPOINT LISTEN_PORT COUNT
+ *       send COUNT initiations back to back and count the responses and
+ *       cookie replies that come back
  *
  * Keys are base64, as `wg genkey`/`wg pubkey` print them. Exit 0 on
  * success; every step is printed.
@@ -232,6 +235,36 @@ do_serve(struct probe *p, const struct in_addr *ours, int seconds)
 	return answered > 0 ? 0 : 1;
 }
 
+static int
+do_flood(struct probe *p, int count)
+{
+	uint8_t init[SP_WG_INITIATION_SIZE], buf[2048];
+	int responses = 0, cookies = 0;
+	int64_t s;
+	uint32_t ns;
+
+	for (int i = 0; i < count; i++) {
+		wall(&s, &ns);
+		if (sp_wg_initiate(p->wg, p->peer, s, ns + (uint32_t)i, sp_clock_mono_ms(), init) != SP_OK)
+			return 1;
+		send_to_peer(p, init, sizeof(init));
+	}
+	for (;;) {
+		struct pollfd pfd = { p->fd, POLLIN, 0 };
+		ssize_t n;
+		if (poll(&pfd, 1, 500) <= 0)
+			break;
+		n = recv(p->fd, buf, sizeof(buf), 0);
+		if (n == SP_WG_RESPONSE_SIZE && buf[0] == 2)
+			responses++;
+		else if (n == SP_WG_COOKIE_REPLY_SIZE && buf[0] == 3)
+			cookies++;
+	}
+	printf("wgprobe: %d initiations sent, %d responses, %d cookie replies\n", count, responses,
+	    cookies);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -252,13 +285,19 @@ main(int argc, char **argv)
 		port = atoi(argv[5]);
 		if (inet_pton(AF_INET, argv[6], &ours) != 1 || inet_pton(AF_INET, argv[7], &theirs) != 1)
 			return 2;
+	} else if (argc == 7 && strcmp(argv[1], "flood") == 0) {
+		if (sp_addr_parse(argv[4], &p.peer_addr, &p.peer_len) != SP_OK)
+			return 2;
+		p.have_peer_addr = 1;
+		port = atoi(argv[5]);
 	} else if (argc == 7 && strcmp(argv[1], "serve") == 0) {
 		port = atoi(argv[4]);
 		if (inet_pton(AF_INET, argv[5], &ours) != 1)
 			return 2;
 	} else {
 		fprintf(stderr, "usage: wgprobe ping PRIVKEY PEERPUB ENDPOINT LISTEN_PORT OUR_IP PEER_IP\n"
-		    "       wgprobe serve PRIVKEY PEERPUB LISTEN_PORT OUR_IP SECONDS\n");
+		    "       wgprobe serve PRIVKEY PEERPUB LISTEN_PORT OUR_IP SECONDS\n"
+		    "       wgprobe flood PRIVKEY PEERPUB ENDPOINT LISTEN_PORT COUNT\n");
 		return 2;
 	}
 	if (key64(argv[2], priv) != 0 || key64(argv[3], pub) != 0) {
@@ -292,6 +331,7 @@ main(int argc, char **argv)
 	}
 	{
 		int rc = strcmp(argv[1], "ping") == 0 ? do_ping(&p, &ours, &theirs)
+		    : strcmp(argv[1], "flood") == 0 ? do_flood(&p, atoi(argv[6]))
 		    : do_serve(&p, &ours, atoi(argv[6]));
 		sp_wg_free(p.wg);
 		close(p.fd);
