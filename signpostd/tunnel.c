@@ -23,6 +23,10 @@
 #define TUN_MTU 1420
 #define QUEUE_MAX 16
 #define PKT_MAX 65536
+/* Packets per system call on the data path (recvmmsg/sendmmsg), and the
+ * size of each slot: the MTU plus WireGuard's overhead, rounded up. */
+#define BATCH 64
+#define SLOT 2048
 #define UAPI_DIR "/var/run/wireguard"
 /* More handshake messages than this in a second puts us under load:
  * handshakes then need a cookie (mac2) before any DH is spent. */
@@ -59,6 +63,11 @@ struct sp_tunnel {
 	uint64_t load_second;           /* monotonic second being counted */
 	unsigned load_count;            /* handshake messages in it */
 	uint8_t buf[PKT_MAX + 64];
+	/* The batch: slots, their addresses, and the mmsghdrs over them. */
+	uint8_t (*slot)[SLOT];
+	struct sockaddr_in6 addr[BATCH];
+	struct iovec iov[BATCH];
+	struct mmsghdr msg[BATCH];
 };
 
 static void schedule(sp_tunnel *t, uint64_t delay_ms);
@@ -214,49 +223,78 @@ schedule(sp_tunnel *t, uint64_t delay_ms)
 
 /* ---- packets --------------------------------------------------------------- */
 
+/* Read up to a batch of packets from TUN, encrypt each in its slot, and
+ * send them all with one sendmmsg. */
 static void
 on_tun(void *arg, int fd, unsigned events)
 {
 	sp_tunnel *t = arg;
+	uint64_t now = sp_clock_mono_ms();
+	int out = 0, more = 1;
 
 	(void)events;
-	for (int i = 0; i < 64; i++) {
-		ssize_t n = read(fd, t->buf + SP_WG_TRANSPORT_HEADER, PKT_MAX);
-		const uint8_t *src, *dst;
-		int family;
-		struct tpeer *p;
+	while (more) {
+		out = 0;
+		for (int i = 0; i < BATCH; i++) {
+			uint8_t *pkt = t->slot[out] + SP_WG_TRANSPORT_HEADER;
+			ssize_t n = read(fd, pkt, SLOT - SP_WG_TRANSPORT_OVERHEAD - 16);
+			const uint8_t *src, *dst;
+			int family;
+			size_t len;
+			struct tpeer *p;
 
-		if (n <= 0)
-			return;
-		if (sp_ip_addrs(t->buf + SP_WG_TRANSPORT_HEADER, (size_t)n, &family, &src, &dst) != SP_OK ||
-		    (p = sp_allowedips_lookup(t->aips, family, dst)) == NULL) {
-			t->dropped_no_peer++;
-			continue;
+			if (n <= 0) {
+				more = 0;
+				break;
+			}
+			if (sp_ip_addrs(pkt, (size_t)n, &family, &src, &dst) != SP_OK ||
+			    (p = sp_allowedips_lookup(t->aips, family, dst)) == NULL) {
+				t->dropped_no_peer++;
+				continue;
+			}
+			if (!p->has_endpoint || sp_wg_encrypt(t->wg, p->wp, pkt, (size_t)n, now,
+			    t->slot[out], SLOT, &len) != SP_OK) {
+				/* No session yet: the slow path queues and handshakes. */
+				memcpy(t->buf + SP_WG_TRANSPORT_HEADER, pkt, (size_t)n);
+				send_packet(t, p, t->buf, (size_t)n);
+				continue;
+			}
+			p->tx_bytes += len;
+			t->addr[out] = p->endpoint;
+			t->iov[out].iov_base = t->slot[out];
+			t->iov[out].iov_len = len;
+			memset(&t->msg[out].msg_hdr, 0, sizeof(t->msg[out].msg_hdr));
+			t->msg[out].msg_hdr.msg_name = &t->addr[out];
+			t->msg[out].msg_hdr.msg_namelen = sizeof(t->addr[out]);
+			t->msg[out].msg_hdr.msg_iov = &t->iov[out];
+			t->msg[out].msg_hdr.msg_iovlen = 1;
+			out++;
 		}
-		send_packet(t, p, t->buf, (size_t)n);
+		for (int sent = 0; sent < out;) {
+			int m = sendmmsg(t->udp_fd, t->msg + sent, (unsigned)(out - sent), MSG_DONTWAIT);
+			if (m <= 0)
+				break;   /* a full socket buffer drops, as UDP does */
+			sent += m;
+		}
 	}
 }
 
+/* One datagram through the core: replies, roaming, TUN. */
 static void
-on_udp(void *arg, int fd, unsigned events)
+udp_one(sp_tunnel *t, int fd, uint8_t *buf, ssize_t n, const struct sockaddr_in6 *fromp)
 {
-	sp_tunnel *t = arg;
 	uint8_t reply[SP_WG_MIN_REPLY];
+	struct sockaddr_in6 from = *fromp;
+	socklen_t flen = sizeof(from);
 
-	(void)events;
-	for (int i = 0; i < 64; i++) {
-		struct sockaddr_in6 from;
-		socklen_t flen = sizeof(from);
+	{
 		uint8_t src[18];
-		ssize_t n = recvfrom(fd, t->buf, PKT_MAX, MSG_DONTWAIT, (struct sockaddr *)&from, &flen);
 		struct tpeer *p;
 		sp_wg_rx rx;
 
-		if (n <= 0)
-			return;
 		/* Count handshake messages (types 1 and 2) per second; over the
 		 * limit this second and the next are under load. */
-		if (n > 0 && (t->buf[0] == 1 || t->buf[0] == 2)) {
+		if (n > 0 && (buf[0] == 1 || buf[0] == 2)) {
 			uint64_t sec = sp_clock_mono_ms() / 1000;
 			if (sec != t->load_second) {
 				sp_wg_set_under_load(t->wg, t->load_count > HANDSHAKES_PER_SECOND &&
@@ -270,13 +308,13 @@ on_udp(void *arg, int fd, unsigned events)
 		/* Cookies bind to the source address and port. */
 		memcpy(src, &from.sin6_addr, 16);
 		memcpy(src + 16, &from.sin6_port, 2);
-		if (sp_wg_receive(t->wg, t->buf, (size_t)n, src, sizeof(src), sp_clock_mono_ms(), reply,
+		if (sp_wg_receive(t->wg, buf, (size_t)n, src, sizeof(src), sp_clock_mono_ms(), reply,
 		    &rx) != SP_OK)
-			continue;
+			return;
 		if (rx.kind == SP_WG_RX_REPLY)
 			sendto(fd, reply, rx.reply_len, MSG_DONTWAIT, (struct sockaddr *)&from, flen);
 		if (rx.peer == NULL || rx.kind == SP_WG_RX_DROP)
-			continue;
+			return;
 		p = sp_wg_peer_user(rx.peer);
 		/* Roaming: the endpoint follows the latest authenticated packet. */
 		p->endpoint = from;
@@ -291,12 +329,35 @@ on_udp(void *arg, int fd, unsigned events)
 			if (sp_ip_addrs(rx.data, rx.data_len, &family, &s, &d) != SP_OK ||
 			    sp_allowedips_lookup(t->aips, family, s) != p) {
 				t->dropped_bad_source++;
-				continue;
+				return;
 			}
 			if (write(t->tun_fd, rx.data, rx.data_len) < 0)
-				continue;
+				return;
 		}
 	}
+}
+
+static void
+on_udp(void *arg, int fd, unsigned events)
+{
+	sp_tunnel *t = arg;
+	int n;
+
+	(void)events;
+	do {
+		for (int i = 0; i < BATCH; i++) {
+			t->iov[i].iov_base = t->slot[i];
+			t->iov[i].iov_len = SLOT;
+			memset(&t->msg[i].msg_hdr, 0, sizeof(t->msg[i].msg_hdr));
+			t->msg[i].msg_hdr.msg_name = &t->addr[i];
+			t->msg[i].msg_hdr.msg_namelen = sizeof(t->addr[i]);
+			t->msg[i].msg_hdr.msg_iov = &t->iov[i];
+			t->msg[i].msg_hdr.msg_iovlen = 1;
+		}
+		n = recvmmsg(fd, t->msg, BATCH, MSG_DONTWAIT, NULL);
+		for (int i = 0; i < n; i++)
+			udp_one(t, fd, t->slot[i], (ssize_t)t->msg[i].msg_len, &t->addr[i]);
+	} while (n == BATCH);
 	schedule(t, 0);
 }
 
@@ -596,7 +657,8 @@ sp_tunnel_start(sp_daemon *d, sp_errmsg *e)
 	d->tunnel = t;
 	t->d = d;
 	t->tun_fd = t->udp_fd = t->uapi_fd = -1;
-	if ((t->priv = sodium_malloc(32)) == NULL || sp_allowedips_new(&t->aips) != SP_OK)
+	if ((t->priv = sodium_malloc(32)) == NULL || sp_allowedips_new(&t->aips) != SP_OK ||
+	    (t->slot = calloc(BATCH, SLOT)) == NULL)
 		return SP_ENOMEM;
 	/* The WireGuard key is the device's identity key (docs/keys.md). */
 	if ((rc = sp_key_x25519(dev, t->priv, pub)) != SP_OK || sp_wg_new(t->priv, &t->wg) != SP_OK)
@@ -650,6 +712,7 @@ sp_tunnel_stop(sp_tunnel *t)
 		close(t->tun_fd);
 	sp_wg_free(t->wg);
 	sp_allowedips_free(t->aips);
+	free(t->slot);
 	if (t->priv != NULL)
 		sodium_free(t->priv);
 	free(t);
