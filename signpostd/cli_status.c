@@ -53,7 +53,7 @@ numeric(const char *name)
 {
 	static const char *const names[] = { "pid", "uptime", "tag", "algorithm",
 		"zone-serial", "devices", "dns-queries", "dns-dropped", "rrl-dropped",
-		"rrl-slipped" };
+		"rrl-slipped", "tunnel-port", "handshake", "rx", "tx" };
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strcmp(name, names[i]) == 0)
@@ -151,6 +151,12 @@ print_text(const struct fields *f)
 		printf("  dns:     %s queries, %s malformed or dropped, rate limiting dropped "
 		    "%s and slipped %s\n", get(f, "dns-queries"), get(f, "dns-dropped"),
 		    get(f, "rrl-dropped"), get(f, "rrl-slipped"));
+	}
+	if (find(f, "tunnel") != NULL) {
+		printf("  tunnel:  %s, WireGuard on UDP %s\n", get(f, "tunnel"), get(f, "tunnel-port"));
+		for (size_t i = 0; i < f->n; i++)
+			if (strcmp(f->name[i], "peers[]") == 0)
+				printf("    peer %s\n", f->value[i]);
 	}
 	printf("  keys:\n");
 	for (size_t i = 0; i < f->n; i++)

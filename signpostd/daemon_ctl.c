@@ -57,6 +57,8 @@ ctl_status(sp_daemon *d, const sp_ctl_request *req, sp_ctl_reply *r)
 		sp_ctl_reply_field(r, "rrl-dropped", "%llu", (unsigned long long)rd);
 		sp_ctl_reply_field(r, "rrl-slipped", "%llu", (unsigned long long)rs);
 	}
+	if (d->tunnel != NULL)
+		sp_tunnel_status(d->tunnel, r);
 }
 
 /* The device words of `device add`: NAME KEY [sshfp=ALG:TYPE:HEX ...]. */

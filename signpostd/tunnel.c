@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "daemon.h"
 #include "sp_allowedips.h"
 #include "sp_device.h"
@@ -634,6 +635,28 @@ done:
 		free(req);
 	}
 	close(c);
+}
+
+void
+sp_tunnel_status(const sp_tunnel *t, sp_ctl_reply *r)
+{
+	uint64_t now = sp_clock_mono_ms();
+
+	sp_ctl_reply_field(r, "tunnel", "%s", t->ifname);
+	sp_ctl_reply_field(r, "tunnel-port", "%u", t->port);
+	for (size_t i = 0; i < t->npeers; i++) {
+		const struct tpeer *p = t->peers[i];
+		uint64_t hs = sp_wg_peer_last_handshake_ms(p->wp);
+		char key[64], ep[80] = "-";
+
+		sodium_bin2base64(key, sizeof(key), sp_wg_peer_public(p->wp), 32,
+		    sodium_base64_VARIANT_ORIGINAL);
+		if (p->has_endpoint)
+			endpoint_text(&p->endpoint, ep, sizeof(ep));
+		sp_ctl_reply_field(r, "peers[]", "key=%s endpoint=%s handshake=%lld rx=%llu tx=%llu",
+		    key, ep, hs ? (long long)((now - hs) / 1000) : -1LL,
+		    (unsigned long long)p->rx_bytes, (unsigned long long)p->tx_bytes);
+	}
 }
 
 /* ---- lifecycle --------------------------------------------------------------- */

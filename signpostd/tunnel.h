@@ -18,4 +18,8 @@ typedef struct sp_tunnel sp_tunnel;
 int sp_tunnel_start(struct sp_daemon *d, sp_errmsg *e);
 void sp_tunnel_stop(sp_tunnel *t);
 
+struct sp_ctl_reply;
+/* Add the interface and its peers to a status reply (docs/control.md). */
+void sp_tunnel_status(const sp_tunnel *t, struct sp_ctl_reply *r);
+
 #endif

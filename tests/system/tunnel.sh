@@ -31,6 +31,9 @@ wg_exec A wg set "$SP" listen-port 51821 peer "$(cat "$T/go.pub")" endpoint "$WG
 wg_exec A ip addr add 10.99.0.1/24 dev "$SP"
 
 run_expect "signpostd pings wireguard-go" 0 " 0% packet loss" wg_exec A ping -c 3 -W 2 10.99.0.2
+ST=$(sp --state "$T/a" status --json)
+check "signpost status lists the tunnel and the peer with a handshake" sh -c \
+	"printf '%s' \"\$1\" | jq -e '.tunnel == \"$SP\" and (.peers[0].handshake >= 0) and (.peers[0].tx > 0)' >/dev/null" - "$ST"
 run_expect "wireguard-go pings signpostd" 0 " 0% packet loss" wg_exec B ping -c 3 -W 2 10.99.0.1
 SHOW=$(wg_exec A wg show "$SP")
 check "wg show lists the peer with its endpoint and allowed IPs" sh -c \
