@@ -82,10 +82,12 @@ check "the TCP transfer across the move completes" test $? -eq 0
 wait "$PING_PID"
 LOST=$(sed -n 's/^\([0-9]*\) packets transmitted, \([0-9]*\) received.*/\1 \2/p' \
 	"$T/roam_ping.log" | awk '{ print $1 - $2 }')
-check "at most 3 of 30 pings lost across the move (lost: ${LOST:-?})" \
-	test "${LOST:-99}" -le 3
-check "the transfer moved data in every second of its 6" \
-	quiet jq -e '(.intervals | length) == 6 and all(.intervals[]; .sum.bytes > 0)' \
+# Without roaming about 20 pings would be lost and the transfer would stall
+# for good; the margins allow for a machine busy with other tests.
+check "at most 6 of 30 pings lost across the move (lost: ${LOST:-?})" \
+	test "${LOST:-99}" -le 6
+check "the transfer moved data in at least 5 of its 6 seconds" \
+	quiet jq -e '(.intervals | length) == 6 and ([.intervals[] | select(.sum.bytes > 0)] | length) >= 5' \
 	"$T/roam_iperf.log"
 endpoint_of_a() { wg_exec B wg show "$IFB" endpoints | grep -q "	$1:$PORT\$"; }
 check "B's endpoint for A is now 10.77.0.11" endpoint_of_a 10.77.0.11
