@@ -343,6 +343,28 @@ cookie_reply(sp_wg *wg, const uint8_t *msg, size_t mac1_at, uint32_t sender,
 	return SP_WG_COOKIE_REPLY_SIZE;
 }
 
+/*
+ * The gate before any Diffie-Hellman: mac1 must prove knowledge of our
+ * key, and under load mac2 must carry a cookie for this source, or the
+ * sender gets a cookie reply instead. Returns 1 to go on.
+ */
+static int
+macs_admit(sp_wg *wg, const uint8_t *msg, size_t mac1_at, uint32_t sender,
+    const uint8_t *src, size_t src_len, uint64_t now_ms, uint8_t *reply, sp_wg_rx *rx)
+{
+	if (!mac1_ok(wg, msg, mac1_at)) {
+		wg->stats.rx_bad_mac++;
+		rx->why = "bad mac1";
+		return 0;
+	}
+	if (wg->under_load && !mac2_ok(wg, msg, mac1_at, src, src_len, now_ms)) {
+		rx->reply_len = cookie_reply(wg, msg, mac1_at, sender, src, src_len, now_ms, reply);
+		rx->kind = SP_WG_RX_REPLY;
+		return 0;
+	}
+	return 1;
+}
+
 /* ---- the handshake ----------------------------------------------------------- */
 
 static void
@@ -444,16 +466,8 @@ consume_initiation(sp_wg *wg, uint8_t *msg, const uint8_t *src, size_t src_len,
 	sp_wire_skip(&r, 4);
 	sender = sp_wire_u32le(&r);
 	their_eph = sp_wire_view(&r, SP_WG_KEY);
-	if (!mac1_ok(wg, msg, INIT_MAC1)) {
-		wg->stats.rx_bad_mac++;
-		rx->why = "bad mac1";
+	if (!macs_admit(wg, msg, INIT_MAC1, sender, src, src_len, now_ms, reply, rx))
 		return SP_OK;
-	}
-	if (wg->under_load && !mac2_ok(wg, msg, INIT_MAC1, src, src_len, now_ms)) {
-		rx->reply_len = cookie_reply(wg, msg, INIT_MAC1, sender, src, src_len, now_ms, reply);
-		rx->kind = SP_WG_RX_REPLY;
-		return SP_OK;
-	}
 	memcpy(chaining, wg->ck0, SP_WG_HASH);
 	memcpy(hash, wg->h0_self, SP_WG_HASH);
 	sp_wg_kdf(chaining, their_eph, SP_WG_KEY, chaining, NULL, NULL);
@@ -566,16 +580,8 @@ consume_response(sp_wg *wg, uint8_t *msg, const uint8_t *src, size_t src_len,
 	sender = sp_wire_u32le(&r);
 	receiver = sp_wire_u32le(&r);
 	their_eph = sp_wire_view(&r, SP_WG_KEY);
-	if (!mac1_ok(wg, msg, RESP_MAC1)) {
-		wg->stats.rx_bad_mac++;
-		rx->why = "bad mac1";
+	if (!macs_admit(wg, msg, RESP_MAC1, sender, src, src_len, now_ms, reply, rx))
 		return SP_OK;
-	}
-	if (wg->under_load && !mac2_ok(wg, msg, RESP_MAC1, src, src_len, now_ms)) {
-		rx->reply_len = cookie_reply(wg, msg, RESP_MAC1, sender, src, src_len, now_ms, reply);
-		rx->kind = SP_WG_RX_REPLY;
-		return SP_OK;
-	}
 	e = idx_find(wg, receiver);
 	if (e == NULL || e->kind != IDX_HANDSHAKE || e->peer->hs.state != HS_INITIATION_SENT) {
 		wg->stats.rx_unknown_index++;
