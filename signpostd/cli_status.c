@@ -64,7 +64,9 @@ numeric(const char *name)
 static void
 json_value(const char *name, const char *value)
 {
-	if (numeric(name) && value[0] != '\0' && strspn(value, "0123456789") == strlen(value))
+	const char *digits = value[0] == '-' ? value + 1 : value;
+
+	if (numeric(name) && digits[0] != '\0' && strspn(digits, "0123456789") == strlen(digits))
 		fputs(value, stdout);
 	else
 		cli_json_string(value);
