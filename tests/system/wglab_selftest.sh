@@ -59,10 +59,13 @@ check "4 MiB B -> A over TCP/IPv6 arrive intact" nc_transfer B A fd99::1 7002
 # the sender's is exact; nc's transfers above are the byte-exact ones.
 wg_spawn B iperf3 iperf3 -s -B 10.99.0.2 -p 5201
 check "iperf3 listens on B" wg_wait_tcp B 5201
+# iperf3 -n reports the receiver's count only as far as it got when the
+# sender stopped, which on a busy machine can be nothing yet; delivery is
+# proved byte for byte by the nc transfers above, so this checks that all
+# 5 MiB went out without an error.
 iperf_sent() {
 	wg_exec A iperf3 -c 10.99.0.2 -p 5201 -n 5M -J "$@" >"$T/iperf.json" &&
-		jq -e '.end.sum_sent.bytes == 5242880 and .end.sum_received.bytes > 0' \
-			"$T/iperf.json" >/dev/null
+		jq -e '.end.sum_sent.bytes == 5242880 and .error == null' "$T/iperf.json" >/dev/null
 }
 check "iperf3 A -> B: 5 MiB" iperf_sent
 check "iperf3 B -> A: 5 MiB" iperf_sent -R
