@@ -131,23 +131,10 @@ lab_spawn() {
 	LAB_PIDS="$LAB_PIDS $!"
 }
 
-# NSD's main process exits before reaping its server child, which stays a
-# zombie until init reaps it; a zombie holds no socket, so it does not count.
-lab_group_running() {
-	ps -e -o pgid= -o stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { f = 1 } END { exit !f }'
-}
-
 lab_stop() {
 	eval "_l_pid=\${LAB_PID_$1:-}"
 	[ -n "$_l_pid" ] || return 0
-	kill -TERM "-$_l_pid" 2>/dev/null || kill -TERM "$_l_pid" 2>/dev/null
-	wait "$_l_pid" 2>/dev/null
-	_l_i=0
-	while lab_group_running "$_l_pid" && [ $_l_i -lt 50 ]; do
-		sleep 0.1
-		_l_i=$((_l_i + 1))
-	done
-	lab_group_running "$_l_pid" && kill -KILL "-$_l_pid" 2>/dev/null
+	group_stop "$_l_pid"
 	eval "LAB_PID_$1="
 }
 
@@ -352,20 +339,8 @@ lab_down() {
 	[ -n "$LAB_NETNS" ] || return 0
 	# Whatever runs in the lab's namespaces was started by this test,
 	# through lab_spawn or not.
-	for _l_sig in TERM KILL; do
-		_l_i=0
-		while [ $_l_i -lt 30 ]; do
-			_l_pids=
-			for _l_ns in $LAB_NETNS; do
-				_l_pids="$_l_pids $(ip netns pids "$_l_ns" 2>/dev/null)"
-			done
-			case $_l_pids in *[0-9]*) ;; *) break 2 ;; esac
-			# shellcheck disable=SC2086
-			[ $_l_i -eq 0 ] && kill -"$_l_sig" $_l_pids 2>/dev/null
-			sleep 0.1
-			_l_i=$((_l_i + 1))
-		done
-	done
+	# shellcheck disable=SC2086
+	netns_end $LAB_NETNS
 	for _l_pid in $LAB_PIDS; do
 		wait "$_l_pid" 2>/dev/null
 	done

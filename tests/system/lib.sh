@@ -75,6 +75,48 @@ stop_daemon() {
 tree_hash() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum; \
 	find . -printf '%p %m\n' | sort) | sha256sum; }
 
+# Processes the labs start lead sessions of their own (setsid), so a whole
+# service and what it forks can be ended by one id.
+
+# group_running PGID: true while a non-zombie process of the group lives (a
+# zombie holds no socket, and NSD leaves one for init to reap).
+group_running() {
+	ps -e -o pgid= -o stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { f = 1 } END { exit !f }'
+}
+
+# group_stop PID: TERM the group PID leads, wait up to 5 s, then KILL it.
+group_stop() {
+	[ -n "$1" ] || return 0
+	kill -TERM "-$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	_g_i=0
+	while group_running "$1" && [ $_g_i -lt 50 ]; do
+		sleep 0.1
+		_g_i=$((_g_i + 1))
+	done
+	group_running "$1" && kill -KILL "-$1" 2>/dev/null
+	return 0
+}
+
+# netns_end NS...: end every process in these namespaces, whoever started
+# it: TERM, then KILL for what is left after 3 s.
+netns_end() {
+	for _g_sig in TERM KILL; do
+		_g_i=0
+		while [ $_g_i -lt 30 ]; do
+			_g_pids=
+			for _g_ns in "$@"; do
+				_g_pids="$_g_pids $(ip netns pids "$_g_ns" 2>/dev/null)"
+			done
+			case $_g_pids in *[0-9]*) ;; *) return 0 ;; esac
+			# shellcheck disable=SC2086
+			[ $_g_i -eq 0 ] && kill -"$_g_sig" $_g_pids 2>/dev/null
+			sleep 0.1
+			_g_i=$((_g_i + 1))
+		done
+	done
+}
+
 finish() {
 	echo "$PASS passed, $FAIL failed"
 	[ "$FAIL" -eq 0 ]

@@ -164,21 +164,8 @@ wg_spawn() {
 	WG_PIDS="$WG_PIDS $WG_PID"
 }
 
-wg_group_running() {
-	ps -e -o pgid= -o stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { f = 1 } END { exit !f }'
-}
-
 wg_stop() {
-	[ -n "$1" ] || return 0
-	kill -TERM "-$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-	_w_i=0
-	while wg_group_running "$1" && [ $_w_i -lt 50 ]; do
-		sleep 0.1
-		_w_i=$((_w_i + 1))
-	done
-	wg_group_running "$1" && kill -KILL "-$1" 2>/dev/null
-	return 0
+	group_stop "$1"
 }
 
 wg_keypair() {
@@ -318,20 +305,8 @@ wg_lab_down() {
 	[ -n "$WG_NETNS$WG_PIDS" ] || return 0
 	# Whatever runs in the lab's namespaces was started by this test,
 	# through wg_spawn or not.
-	for _w_sig in TERM KILL; do
-		_w_i=0
-		while [ $_w_i -lt 30 ]; do
-			_w_pids=
-			for _w_ns in $WG_NETNS; do
-				_w_pids="$_w_pids $(ip netns pids "$_w_ns" 2>/dev/null)"
-			done
-			case $_w_pids in *[0-9]*) ;; *) break 2 ;; esac
-			# shellcheck disable=SC2086
-			[ $_w_i -eq 0 ] && kill -"$_w_sig" $_w_pids 2>/dev/null
-			sleep 0.1
-			_w_i=$((_w_i + 1))
-		done
-	done
+	# shellcheck disable=SC2086
+	netns_end $WG_NETNS
 	for _w_pid in $WG_PIDS; do
 		wait "$_w_pid" 2>/dev/null
 	done
