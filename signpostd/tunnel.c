@@ -282,59 +282,54 @@ on_tun(void *arg, int fd, unsigned events)
 
 /* One datagram through the core: replies, roaming, TUN. */
 static void
-udp_one(sp_tunnel *t, int fd, uint8_t *buf, ssize_t n, const struct sockaddr_in6 *fromp)
+udp_one(sp_tunnel *t, int fd, uint8_t *buf, ssize_t n, const struct sockaddr_in6 *from)
 {
-	uint8_t reply[SP_WG_MIN_REPLY];
-	struct sockaddr_in6 from = *fromp;
-	socklen_t flen = sizeof(from);
+	uint8_t reply[SP_WG_MIN_REPLY], src[18];
+	struct tpeer *p;
+	sp_wg_rx rx;
 
-	{
-		uint8_t src[18];
-		struct tpeer *p;
-		sp_wg_rx rx;
-
-		/* Count handshake messages (types 1 and 2) per second; over the
-		 * limit this second and the next are under load. */
-		if (n > 0 && (buf[0] == 1 || buf[0] == 2)) {
-			uint64_t sec = sp_clock_mono_ms() / 1000;
-			if (sec != t->load_second) {
-				sp_wg_set_under_load(t->wg, t->load_count > HANDSHAKES_PER_SECOND &&
-				    sec == t->load_second + 1);
-				t->load_second = sec;
-				t->load_count = 0;
-			}
-			if (++t->load_count > HANDSHAKES_PER_SECOND)
-				sp_wg_set_under_load(t->wg, 1);
+	/* Count handshake messages (types 1 and 2) per second; over the
+	 * limit this second and the next are under load. */
+	if (n > 0 && (buf[0] == 1 || buf[0] == 2)) {
+		uint64_t sec = sp_clock_mono_ms() / 1000;
+		if (sec != t->load_second) {
+			sp_wg_set_under_load(t->wg, t->load_count > HANDSHAKES_PER_SECOND &&
+			    sec == t->load_second + 1);
+			t->load_second = sec;
+			t->load_count = 0;
 		}
-		/* Cookies bind to the source address and port. */
-		memcpy(src, &from.sin6_addr, 16);
-		memcpy(src + 16, &from.sin6_port, 2);
-		if (sp_wg_receive(t->wg, buf, (size_t)n, src, sizeof(src), sp_clock_mono_ms(), reply,
-		    &rx) != SP_OK)
+		if (++t->load_count > HANDSHAKES_PER_SECOND)
+			sp_wg_set_under_load(t->wg, 1);
+	}
+	/* Cookies bind to the source address and port. */
+	memcpy(src, &from->sin6_addr, 16);
+	memcpy(src + 16, &from->sin6_port, 2);
+	if (sp_wg_receive(t->wg, buf, (size_t)n, src, sizeof(src), sp_clock_mono_ms(), reply,
+	    &rx) != SP_OK)
+		return;
+	if (rx.kind == SP_WG_RX_REPLY)
+		sendto(fd, reply, rx.reply_len, MSG_DONTWAIT, (const struct sockaddr *)from,
+		    sizeof(*from));
+	if (rx.peer == NULL || rx.kind == SP_WG_RX_DROP)
+		return;
+	p = sp_wg_peer_user(rx.peer);
+	/* Roaming: the endpoint follows the latest authenticated packet. */
+	p->endpoint = *from;
+	p->has_endpoint = 1;
+	p->rx_bytes += (size_t)n;
+	if (rx.kind == SP_WG_RX_HANDSHAKE) {
+		flush_queue(t, p);
+	} else if (rx.kind == SP_WG_RX_DATA) {
+		const uint8_t *s, *d;
+		int family;
+		/* Cryptokey routing: a peer may only send from its own prefixes. */
+		if (sp_ip_addrs(rx.data, rx.data_len, &family, &s, &d) != SP_OK ||
+		    sp_allowedips_lookup(t->aips, family, s) != p) {
+			t->dropped_bad_source++;
 			return;
-		if (rx.kind == SP_WG_RX_REPLY)
-			sendto(fd, reply, rx.reply_len, MSG_DONTWAIT, (struct sockaddr *)&from, flen);
-		if (rx.peer == NULL || rx.kind == SP_WG_RX_DROP)
-			return;
-		p = sp_wg_peer_user(rx.peer);
-		/* Roaming: the endpoint follows the latest authenticated packet. */
-		p->endpoint = from;
-		p->has_endpoint = 1;
-		p->rx_bytes += (size_t)n;
-		if (rx.kind == SP_WG_RX_HANDSHAKE) {
-			flush_queue(t, p);
-		} else if (rx.kind == SP_WG_RX_DATA) {
-			const uint8_t *s, *d;
-			int family;
-			/* Cryptokey routing: a peer may only send from its own prefixes. */
-			if (sp_ip_addrs(rx.data, rx.data_len, &family, &s, &d) != SP_OK ||
-			    sp_allowedips_lookup(t->aips, family, s) != p) {
-				t->dropped_bad_source++;
-				return;
-			}
-			if (write(t->tun_fd, rx.data, rx.data_len) < 0)
-				return;
 		}
+		if (write(t->tun_fd, rx.data, rx.data_len) < 0)
+			return;
 	}
 }
 
@@ -359,7 +354,8 @@ on_udp(void *arg, int fd, unsigned events)
 		for (int i = 0; i < n; i++)
 			udp_one(t, fd, t->slot[i], (ssize_t)t->msg[i].msg_len, &t->addr[i]);
 	} while (n == BATCH);
-	schedule(t, 0);
+	/* No timer pass here: nothing received makes a deadline earlier than
+	 * the ones the timer already holds (it wakes at least every 10 s). */
 }
 
 /* ---- UAPI ------------------------------------------------------------------ */
