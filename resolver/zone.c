@@ -477,7 +477,7 @@ prev_rrset(const sp_zone *prev, const sp_node *node, uint16_t type)
 /* The compact-denial NSEC of a node: next name "\000.owner", bitmap of the
  * node's types plus RRSIG and NSEC (RFC 9824 section 3.2). */
 static int
-make_nsec(sp_zone *z, sp_node *node, uint32_t ttl)
+make_nsec(sp_node *node, uint32_t ttl)
 {
 	uint16_t types[64];
 	size_t nt = 0, o = 0, bl;
@@ -512,7 +512,6 @@ make_nsec(sp_zone *z, sp_node *node, uint32_t ttl)
 	node->nsec.rdata[0] = (uint8_t)(o >> 8);
 	node->nsec.rdata[1] = (uint8_t)o;
 	memcpy(node->nsec.rdata + 2, rd, o);
-	(void)z;
 	return SP_OK;
 }
 
@@ -623,7 +622,7 @@ sp_zone_finish(sp_zone_builder *b, const sp_zone_signers *signers,
 			if (rs->sig_refresh < z->next_refresh)
 				z->next_refresh = rs->sig_refresh;
 		}
-		if ((rc = make_nsec(z, node, z->neg_ttl)) != SP_OK ||
+		if ((rc = make_nsec(node, z->neg_ttl)) != SP_OK ||
 		    (rc = sign_rrset(z, node->name, node->name_len, &node->nsec, zsk, 1,
 		    prev_rrset(prev, node, SP_T_NSEC), now)) != SP_OK)
 			goto out;

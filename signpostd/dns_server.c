@@ -856,7 +856,6 @@ xfr_refuse(struct xfr_out *x, ldns_pkt_rcode rcode, const char *why)
 {
 	ldns_pkt *p = xfr_new_pkt(x->req);
 	int rc;
-	char who[80] = "?";
 
 	if (p == NULL)
 		return SP_ENOMEM;
@@ -864,7 +863,7 @@ xfr_refuse(struct xfr_out *x, ldns_pkt_rcode rcode, const char *why)
 	ldns_pkt_set_aa(p, false);
 	rc = xfr_send(x, p);
 	ldns_pkt_free(p);
-	sp_warn("zone transfer refused: %s%s", why, who[0] == '?' ? "" : who);
+	sp_warn("zone transfer refused: %s", why);
 	return rc;
 }
 
