@@ -227,6 +227,20 @@ sp_key_x25519_public(const uint8_t ed_pub[SP_KEY_PUBLIC_BYTES], uint8_t pk[32])
 	return crypto_sign_ed25519_pk_to_curve25519(pk, ed_pub) == 0 ? SP_OK : SP_ECRYPTO;
 }
 
+int
+sp_key_public_parse(const char *b64, uint8_t pub[SP_KEY_PUBLIC_BYTES], sp_errmsg *e)
+{
+	uint8_t x[32];
+	size_t got;
+
+	if (sodium_base642bin(pub, SP_KEY_PUBLIC_BYTES, b64, strlen(b64), NULL, &got, NULL,
+	    sodium_base64_VARIANT_ORIGINAL) != 0 || got != SP_KEY_PUBLIC_BYTES)
+		return sp_errf(e, SP_EINVAL, "must be a base64 Ed25519 public key (32 bytes)");
+	if (sp_key_x25519_public(pub, x) != SP_OK)
+		return sp_errf(e, SP_EINVAL, "is not a valid Ed25519 public key");
+	return SP_OK;
+}
+
 static int
 ldh_label(const char *s, size_t n)
 {

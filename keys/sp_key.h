@@ -101,6 +101,14 @@ int sp_key_x25519(const sp_key *key, uint8_t sk[32], uint8_t pk[32])
 int sp_key_x25519_public(const uint8_t ed_pub[SP_KEY_PUBLIC_BYTES], uint8_t pk[32])
 	__attribute__((warn_unused_result));
 
+/*
+ * An Ed25519 public key given as base64 (a device's identity key): 32
+ * bytes, and a point usable for X25519 too. SP_EINVAL otherwise, with e
+ * saying "must be a base64 Ed25519 public key (32 bytes)" or "is not a
+ * valid Ed25519 public key", for the caller to prefix with what it was.
+ */
+int sp_key_public_parse(const char *b64, uint8_t pub[SP_KEY_PUBLIC_BYTES], sp_errmsg *e);
+
 /* ---- DNS encodings (pure) --------------------------------------------- */
 
 /* DNSKEY rdata: flags, protocol 3, algorithm 15, public key. */

@@ -149,15 +149,8 @@ cli_device(struct cli *c, int argc, char **argv)
 	}
 	if (key == NULL || optind != argc)
 		return device_usage();
-	{
-		size_t got;
-		uint8_t x[32];
-		if (sodium_base642bin(dev.pub, sizeof(dev.pub), key, strlen(key), NULL, &got,
-		    NULL, sodium_base64_VARIANT_ORIGINAL) != 0 || got != sizeof(dev.pub) ||
-		    sp_key_x25519_public(dev.pub, x) != SP_OK)
-			return cli_error(CLI_USAGE,
-			    "--key must be a base64 Ed25519 public key (32 bytes)");
-	}
+	if (sp_key_public_parse(key, dev.pub, &e) != SP_OK)
+		return cli_error(CLI_USAGE, "--key %s", e.msg);
 	if (sshfp != NULL && (rc = read_sshfp(sshfp, &dev)) != CLI_OK)
 		return rc;
 	dev.added = sp_clock_wall();

@@ -73,13 +73,10 @@ parse_device(const sp_ctl_request *req, sp_device *dev, sp_errmsg *e)
 	if (sp_device_name_check(req->word[2], e) != SP_OK)
 		return SP_EINVAL;
 	snprintf(dev->name, sizeof(dev->name), "%.63s", req->word[2]);
-	if (sodium_base642bin(dev->pub, sizeof(dev->pub), req->word[3], strlen(req->word[3]),
-	    NULL, &got, NULL, sodium_base64_VARIANT_ORIGINAL) != 0 || got != sizeof(dev->pub))
-		return sp_errf(e, SP_EINVAL, "the key must be a base64 Ed25519 public key (32 bytes)");
 	{
-		uint8_t x[32];
-		if (sp_key_x25519_public(dev->pub, x) != SP_OK)
-			return sp_errf(e, SP_EINVAL, "the key is not a valid Ed25519 public key");
+		sp_errmsg why;
+		if (sp_key_public_parse(req->word[3], dev->pub, &why) != SP_OK)
+			return sp_errf(e, SP_EINVAL, "the key %s", why.msg);
 	}
 	for (size_t i = 4; i < req->nwords; i++) {
 		unsigned alg, type;

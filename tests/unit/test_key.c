@@ -206,6 +206,25 @@ test_x25519_derivation(void **state)
 }
 
 static void
+test_public_parse(void **state)
+{
+	uint8_t pub[SP_KEY_PUBLIC_BYTES], want[SP_KEY_PUBLIC_BYTES];
+	sp_errmsg e;
+
+	(void)state;
+	assert_int_equal(sp_key_public_parse(rfc_pub_b64, pub, &e), SP_OK);
+	b64(rfc_pub_b64, want, sizeof(want));
+	assert_memory_equal(pub, want, sizeof(want));
+	assert_int_equal(sp_key_public_parse("bm90IGEga2V5", pub, &e), SP_EINVAL);
+	assert_string_equal(e.msg, "must be a base64 Ed25519 public key (32 bytes)");
+	assert_int_equal(sp_key_public_parse("not base64!", pub, &e), SP_EINVAL);
+	/* 32 zero bytes decode but are a point of small order. */
+	assert_int_equal(sp_key_public_parse("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", pub, &e),
+	    SP_EINVAL);
+	assert_string_equal(e.msg, "is not a valid Ed25519 public key");
+}
+
+static void
 test_key_id(void **state)
 {
 	uint8_t pub[SP_KEY_PUBLIC_BYTES];
@@ -325,6 +344,7 @@ main(void)
 		cmocka_unit_test(test_random_keys_agree_with_ldns),
 		cmocka_unit_test(test_sign_verify),
 		cmocka_unit_test(test_x25519_derivation),
+		cmocka_unit_test(test_public_parse),
 		cmocka_unit_test(test_key_id),
 		cmocka_unit_test(test_zone_names),
 		cmocka_unit_test(test_device_names),
