@@ -65,7 +65,8 @@ check "iperf3 listens on B" wg_wait_tcp B 5201
 # 5 MiB went out without an error.
 iperf_sent() {
 	wg_exec A iperf3 -c 10.99.0.2 -p 5201 -n 5M -J "$@" >"$T/iperf.json" &&
-		jq -e '.end.sum_sent.bytes == 5242880 and .error == null' "$T/iperf.json" >/dev/null
+		jq -e '.end.sum_sent.bytes == 5242880 and .error == null' "$T/iperf.json" >/dev/null ||
+		{ echo "# iperf3: $(jq -c '{error, sent: .end.sum_sent.bytes}' "$T/iperf.json" 2>&1)"; false; }
 }
 check "iperf3 A -> B: 5 MiB" iperf_sent
 check "iperf3 B -> A: 5 MiB" iperf_sent -R
