@@ -62,10 +62,11 @@ check "iperf3 listens on B" wg_wait_tcp B 5201
 # iperf3 -n reports the receiver's count only as far as it got when the
 # sender stopped, which on a busy machine can be nothing yet; delivery is
 # proved byte for byte by the nc transfers above, so this checks that all
-# 5 MiB went out without an error.
+# 5 MiB went out without an error. -n stops at the first 128 KiB block at
+# or past 5 MiB, so one more block may go (seen: 5373952 bytes).
 iperf_sent() {
 	wg_exec A iperf3 -c 10.99.0.2 -p 5201 -n 5M -J "$@" >"$T/iperf.json" &&
-		jq -e '.end.sum_sent.bytes == 5242880 and .error == null' "$T/iperf.json" >/dev/null ||
+		jq -e '.end.sum_sent.bytes >= 5242880 and .error == null' "$T/iperf.json" >/dev/null ||
 		{ echo "# iperf3: $(jq -c '{error, sent: .end.sum_sent.bytes}' "$T/iperf.json" 2>&1)"; false; }
 }
 check "iperf3 A -> B: 5 MiB" iperf_sent
