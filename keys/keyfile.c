@@ -295,13 +295,18 @@ parse_fields(const char *text, size_t len, struct parsed *p, sp_errmsg *e)
 		memcpy(key, line, klen);
 		key[klen] = '\0';
 		if (lineno == 1) {
-			char *end;
+			char num[16], *end;
 			long v;
 			if (strcmp(key, "signpost-key") != 0)
 				return sp_errf(e, SP_ECORRUPT, "not a signpost key file");
+			/* The text is not NUL-terminated: strtol gets a copy. */
+			if (vlen >= sizeof(num))
+				return sp_errf(e, SP_ECORRUPT, "line 1: bad version");
+			memcpy(num, line + klen + 1, vlen);
+			num[vlen] = '\0';
 			errno = 0;
-			v = strtol(line + klen + 1, &end, 10);
-			if (end != line + n || errno != 0 || v < 1)
+			v = strtol(num, &end, 10);
+			if (*end != '\0' || errno != 0 || v < 1)
 				return sp_errf(e, SP_ECORRUPT, "line 1: bad version");
 			if (v != KEYFILE_VERSION)
 				return sp_errf(e, SP_EUNSUPP,
