@@ -251,7 +251,7 @@ sp_unix_listen(const char *path, unsigned mode, int *fd, sp_errmsg *e)
 }
 
 int
-sp_tun_open(const char *name, int *fd, char *ifname, sp_errmsg *e)
+sp_tun_open(const char *name, unsigned flags, int *fd, char *ifname, sp_errmsg *e)
 {
 	struct ifreq ifr;
 	int t;
@@ -261,7 +261,7 @@ sp_tun_open(const char *name, int *fd, char *ifname, sp_errmsg *e)
 		return sp_errf(e, errno == EACCES || errno == EPERM ? SP_EPERM : SP_EIO,
 		    "/dev/net/tun: %s", strerror(errno));
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (flags & SP_TUN_OFFLOAD ? IFF_VNET_HDR : 0);
 	if (name != NULL) {
 		if (strlen(name) >= IFNAMSIZ) {
 			close(t);
@@ -274,6 +274,13 @@ sp_tun_open(const char *name, int *fd, char *ifname, sp_errmsg *e)
 		close(t);
 		return sp_errf(e, err == EPERM ? SP_EPERM : SP_EIO,
 		    "TUNSETIFF %s: %s", name != NULL ? name : "", strerror(err));
+	}
+	/* The checksum and TSO offloads; the 10-byte header is the default. */
+	if ((flags & SP_TUN_OFFLOAD) &&
+	    ioctl(t, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) != 0) {
+		int err = errno;
+		close(t);
+		return sp_errf(e, SP_EIO, "TUNSETOFFLOAD %s: %s", ifr.ifr_name, strerror(err));
 	}
 	memcpy(ifname, ifr.ifr_name, IFNAMSIZ);
 	ifname[IFNAMSIZ - 1] = '\0';

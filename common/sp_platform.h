@@ -91,8 +91,12 @@ int sp_unix_connect(const char *path, int *fd, sp_errmsg *e);
 
 /* Open (creating if needed) a layer-3 TUN device without packet info.
  * name may be NULL for a kernel-chosen name; the actual name is written to
- * ifname (at least 16 bytes). Needs CAP_NET_ADMIN. */
-int sp_tun_open(const char *name, int *fd, char *ifname, sp_errmsg *e);
+ * ifname (at least 16 bytes). Needs CAP_NET_ADMIN. With SP_TUN_OFFLOAD
+ * every packet read and written starts with a virtio-net header
+ * (tunnels/sp_offload.h) and the kernel may pass TCP segments of up to
+ * 64 KB and leave checksums partial (TSO). */
+#define SP_TUN_OFFLOAD 1
+int sp_tun_open(const char *name, unsigned flags, int *fd, char *ifname, sp_errmsg *e);
 
 /* Bring a TUN interface up with an MTU, an IPv6 address/prefix on it, and
  * optionally a route (route_prefix may be 0 for none). Needs CAP_NET_ADMIN. */

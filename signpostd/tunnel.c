@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,16 +20,27 @@
 #include "sp_allowedips.h"
 #include "sp_device.h"
 #include "sp_log.h"
+#include "sp_offload.h"
 #include "sp_uapi.h"
 #include "sp_wg.h"
 
 #define TUN_MTU 1420
 #define QUEUE_MAX 16
 #define PKT_MAX 65536
-/* Packets per system call on the data path (recvmmsg/sendmmsg), and the
- * size of each slot: the MTU plus WireGuard's overhead, rounded up. */
-#define BATCH 64
+/*
+ * The data path's batches. Sending: TUN reads of up to 64 KB (TSO) are cut
+ * into BATCH slots of SLOT bytes (the MTU plus WireGuard's overhead,
+ * rounded up), encrypted in place, and sent with one sendmmsg whose
+ * messages each carry up to GSO_MAX equal datagrams to one peer
+ * (UDP_SEGMENT). Receiving: one recvmmsg fills RX_MSGS buffers of RX_BUF
+ * bytes, each one datagram or, with UDP_GRO, a train of equal ones.
+ */
+#define BATCH 128
 #define SLOT 2048
+#define GSO_MAX 64
+#define GSO_BYTES 65000
+#define RX_MSGS 16
+#define RX_BUF 65536
 #define UAPI_DIR "/var/run/wireguard"
 /* More handshake messages than this in a second puts us under load:
  * handshakes then need a cookie (mac2) before any DH is spent. */
@@ -60,15 +73,34 @@ struct sp_tunnel {
 	struct tpeer *cur;              /* the peer a UAPI set is configuring */
 	sp_timer *timer;
 	char uapi_path[108];
-	uint64_t dropped_no_peer, dropped_bad_source;
+	uint64_t dropped_no_peer, dropped_bad_source, dropped_offload;
+	int gso;                        /* UDP_SEGMENT works (until it fails once) */
 	uint64_t load_second;           /* monotonic second being counted */
 	unsigned load_count;            /* handshake messages in it */
 	uint8_t buf[PKT_MAX + 64];
-	/* The batch: slots, their addresses, and the mmsghdrs over them. */
+	/* A TUN read: the virtio-net header and up to 64 KB. */
+	uint8_t rbuf[SP_VNET_HDR_LEN + PKT_MAX];
+	/* The send batch: slots, who each is for, and the messages over them. */
 	uint8_t (*slot)[SLOT];
-	struct sockaddr_in6 addr[BATCH];
+	size_t slen[BATCH];
+	struct tpeer *sto[BATCH];
 	struct iovec iov[BATCH];
 	struct mmsghdr msg[BATCH];
+	union {
+		struct cmsghdr h;
+		uint8_t b[CMSG_SPACE(sizeof(uint16_t))];
+	} scm[BATCH];
+	/* The receive batch, and what it decrypted, merged for TUN. */
+	uint8_t (*rx)[RX_BUF];
+	struct sockaddr_in6 raddr[RX_MSGS];
+	struct iovec riov[RX_MSGS];
+	struct mmsghdr rmsg[RX_MSGS];
+	union {
+		struct cmsghdr h;
+		uint8_t b[CMSG_SPACE(sizeof(int))];
+	} rcm[RX_MSGS];
+	sp_gro gro;
+	struct iovec wiov[SP_GRO_MAX + 1];
 };
 
 static void schedule(sp_tunnel *t, uint64_t delay_ms);
@@ -224,65 +256,163 @@ schedule(sp_tunnel *t, uint64_t delay_ms)
 
 /* ---- packets --------------------------------------------------------------- */
 
-/* Read up to a batch of packets from TUN, encrypt each in its slot, and
- * send them all with one sendmmsg. */
+/* Send the batch: consecutive equal-sized datagrams to one peer go as one
+ * UDP_SEGMENT message (the last may be shorter), the rest one by one. */
+static void
+send_batch(sp_tunnel *t, int out)
+{
+	int nmsg = 0;
+
+	for (int i = 0; i < out;) {
+		struct msghdr *m = &t->msg[nmsg].msg_hdr;
+		size_t seg = t->slen[i], bytes = 0;
+		int j = i;
+
+		memset(m, 0, sizeof(*m));
+		m->msg_name = &t->sto[i]->endpoint;
+		m->msg_namelen = sizeof(t->sto[i]->endpoint);
+		m->msg_iov = &t->iov[i];
+		do {
+			t->iov[j].iov_base = t->slot[j];
+			t->iov[j].iov_len = t->slen[j];
+			bytes += t->slen[j];
+			j++;
+		} while (t->gso && j < out && j - i < GSO_MAX && t->sto[j] == t->sto[i] &&
+		    t->slen[j] <= seg && t->slen[j - 1] == seg && bytes + t->slen[j] <= GSO_BYTES);
+		m->msg_iovlen = (size_t)(j - i);
+		if (j - i > 1) {
+			struct cmsghdr *c = &t->scm[nmsg].h;
+			uint16_t size = (uint16_t)seg;
+			m->msg_control = t->scm[nmsg].b;
+			m->msg_controllen = sizeof(t->scm[nmsg].b);
+			c->cmsg_level = SOL_UDP;
+			c->cmsg_type = UDP_SEGMENT;
+			c->cmsg_len = CMSG_LEN(sizeof(size));
+			memcpy(CMSG_DATA(c), &size, sizeof(size));
+		}
+		t->sto[i]->tx_bytes += bytes;
+		nmsg++;
+		i = j;
+	}
+	for (int sent = 0; sent < nmsg;) {
+		int m = sendmmsg(t->udp_fd, t->msg + sent, (unsigned)(nmsg - sent), MSG_DONTWAIT);
+		if (m > 0) {
+			sent += m;
+			continue;
+		}
+		/* A kernel or device without UDP GSO refuses it: send this batch
+		 * and the rest without. A full socket buffer drops, as UDP does. */
+		if (t->gso && (errno == EIO || errno == EINVAL || errno == ENOPROTOOPT)) {
+			sp_warn("tunnel: UDP segmentation offload failed (%s); sending without",
+			    strerror(errno));
+			t->gso = 0;
+			send_batch(t, out);
+		}
+		break;
+	}
+}
+
+/* Read from TUN until it is empty: each read, possibly a 64 KB TSO
+ * segment, is cut into MTU-sized packets in the batch's slots and
+ * encrypted there; a full batch is sent. */
 static void
 on_tun(void *arg, int fd, unsigned events)
 {
 	sp_tunnel *t = arg;
 	uint64_t now = sp_clock_mono_ms();
-	int out = 0, more = 1;
+	int out = 0;
 
 	(void)events;
-	while (more) {
-		out = 0;
-		for (int i = 0; i < BATCH; i++) {
-			uint8_t *pkt = t->slot[out] + SP_WG_TRANSPORT_HEADER;
-			ssize_t n = read(fd, pkt, SLOT - SP_WG_TRANSPORT_OVERHEAD - 16);
-			const uint8_t *src, *dst;
-			int family;
-			size_t len;
-			struct tpeer *p;
+	for (;;) {
+		ssize_t n = read(fd, t->rbuf, sizeof(t->rbuf));
+		const uint8_t *pkt = t->rbuf + SP_VNET_HDR_LEN, *src, *dst;
+		size_t len = (size_t)n - SP_VNET_HDR_LEN;
+		int family, k;
+		sp_vnet_hdr h;
+		struct tpeer *p;
 
-			if (n <= 0) {
-				more = 0;
-				break;
-			}
-			if (sp_ip_addrs(pkt, (size_t)n, &family, &src, &dst) != SP_OK ||
-			    (p = sp_allowedips_lookup(t->aips, family, dst)) == NULL) {
-				t->dropped_no_peer++;
-				continue;
-			}
-			if (!p->has_endpoint || sp_wg_encrypt(t->wg, p->wp, pkt, (size_t)n, now,
-			    t->slot[out], SLOT, &len) != SP_OK) {
-				/* No session yet: the slow path queues and handshakes. */
-				memcpy(t->buf + SP_WG_TRANSPORT_HEADER, pkt, (size_t)n);
-				send_packet(t, p, t->buf, (size_t)n);
-				continue;
-			}
-			p->tx_bytes += len;
-			t->addr[out] = p->endpoint;
-			t->iov[out].iov_base = t->slot[out];
-			t->iov[out].iov_len = len;
-			memset(&t->msg[out].msg_hdr, 0, sizeof(t->msg[out].msg_hdr));
-			t->msg[out].msg_hdr.msg_name = &t->addr[out];
-			t->msg[out].msg_hdr.msg_namelen = sizeof(t->addr[out]);
-			t->msg[out].msg_hdr.msg_iov = &t->iov[out];
-			t->msg[out].msg_hdr.msg_iovlen = 1;
-			out++;
+		if (n <= 0)
+			break;
+		if ((size_t)n <= SP_VNET_HDR_LEN ||
+		    sp_ip_addrs(pkt, len, &family, &src, &dst) != SP_OK ||
+		    (p = sp_allowedips_lookup(t->aips, family, dst)) == NULL) {
+			t->dropped_no_peer++;
+			continue;
 		}
-		for (int sent = 0; sent < out;) {
-			int m = sendmmsg(t->udp_fd, t->msg + sent, (unsigned)(out - sent), MSG_DONTWAIT);
-			if (m <= 0)
-				break;   /* a full socket buffer drops, as UDP does */
-			sent += m;
+		sp_vnet_hdr_read(t->rbuf, &h);
+		/* Room for the WireGuard header before and the padding and tag after. */
+		k = sp_offload_segment(&h, pkt, len, t->slot[out] + SP_WG_TRANSPORT_HEADER, SLOT,
+		    SLOT - SP_WG_TRANSPORT_OVERHEAD - 16, (size_t)(BATCH - out), &t->slen[out]);
+		if (k < 0 && out > 0) {
+			send_batch(t, out);
+			out = 0;
+			k = sp_offload_segment(&h, pkt, len, t->slot[0] + SP_WG_TRANSPORT_HEADER,
+			    SLOT, SLOT - SP_WG_TRANSPORT_OVERHEAD - 16, BATCH, t->slen);
+		}
+		if (k < 0) {
+			t->dropped_offload++;
+			continue;
+		}
+		for (int i = out; i < out + k; i++) {
+			uint8_t *plain = t->slot[i] + SP_WG_TRANSPORT_HEADER;
+			size_t clen;
+			if (!p->has_endpoint || sp_wg_encrypt(t->wg, p->wp, plain, t->slen[i], now,
+			    t->slot[i], SLOT, &clen) != SP_OK) {
+				/* No session yet: the slow path queues and handshakes. */
+				memcpy(t->buf + SP_WG_TRANSPORT_HEADER, plain, t->slen[i]);
+				send_packet(t, p, t->buf, t->slen[i]);
+				memmove(&t->slen[i], &t->slen[i + 1], (size_t)(out + k - i - 1) *
+				    sizeof(t->slen[0]));
+				memmove(t->slot[i], t->slot[i + 1], (size_t)(out + k - i - 1) * SLOT);
+				k--;
+				i--;
+				continue;
+			}
+			t->slen[i] = clen;
+			t->sto[i] = p;
+		}
+		out += k;
+		if (out == BATCH) {
+			send_batch(t, out);
+			out = 0;
 		}
 	}
+	if (out > 0)
+		send_batch(t, out);
+}
+
+/* Write what the receive batch decrypted to TUN, runs of a TCP flow as
+ * one super-packet each. */
+static void
+flush_gro(sp_tunnel *t)
+{
+	static const uint8_t lone[SP_VNET_HDR_LEN] = { 2 /* DATA_VALID: see offload.h */ };
+	sp_gro *g = &t->gro;
+
+	sp_gro_finish(g);
+	for (size_t i = 0; i < g->n; i++) {
+		const sp_gro_item *it = &g->item[i];
+		int n = 0;
+
+		if (!it->head)
+			continue;
+		t->wiov[n].iov_base = it->next < 0 ? (void *)lone : (void *)it->vnet;
+		t->wiov[n++].iov_len = SP_VNET_HDR_LEN;
+		t->wiov[n].iov_base = it->pkt;
+		t->wiov[n++].iov_len = it->len;
+		for (int j = it->next; j >= 0; j = g->item[j].next) {
+			t->wiov[n].iov_base = g->item[j].pkt + g->item[j].hlen;
+			t->wiov[n++].iov_len = (size_t)g->item[j].len - g->item[j].hlen;
+		}
+		if (writev(t->tun_fd, t->wiov, n) < 0)
+			sp_debug("tunnel: TUN write: %s", strerror(errno));
+	}
+	sp_gro_init(g);
 }
 
 /* One datagram through the core: replies, roaming, TUN. */
 static void
-udp_one(sp_tunnel *t, int fd, uint8_t *buf, ssize_t n, const struct sockaddr_in6 *from)
+udp_one(sp_tunnel *t, int fd, uint8_t *buf, size_t n, const struct sockaddr_in6 *from)
 {
 	uint8_t reply[SP_WG_MIN_REPLY], src[18];
 	struct tpeer *p;
@@ -304,7 +434,7 @@ udp_one(sp_tunnel *t, int fd, uint8_t *buf, ssize_t n, const struct sockaddr_in6
 	/* Cookies bind to the source address and port. */
 	memcpy(src, &from->sin6_addr, 16);
 	memcpy(src + 16, &from->sin6_port, 2);
-	if (sp_wg_receive(t->wg, buf, (size_t)n, src, sizeof(src), sp_clock_mono_ms(), reply,
+	if (sp_wg_receive(t->wg, buf, n, src, sizeof(src), sp_clock_mono_ms(), reply,
 	    &rx) != SP_OK)
 		return;
 	if (rx.kind == SP_WG_RX_REPLY)
@@ -316,7 +446,7 @@ udp_one(sp_tunnel *t, int fd, uint8_t *buf, ssize_t n, const struct sockaddr_in6
 	/* Roaming: the endpoint follows the latest authenticated packet. */
 	p->endpoint = *from;
 	p->has_endpoint = 1;
-	p->rx_bytes += (size_t)n;
+	p->rx_bytes += n;
 	if (rx.kind == SP_WG_RX_HANDSHAKE) {
 		flush_queue(t, p);
 	} else if (rx.kind == SP_WG_RX_DATA) {
@@ -328,8 +458,11 @@ udp_one(sp_tunnel *t, int fd, uint8_t *buf, ssize_t n, const struct sockaddr_in6
 			t->dropped_bad_source++;
 			return;
 		}
-		if (write(t->tun_fd, rx.data, rx.data_len) < 0)
-			return;
+		/* Decrypted in place: it stays in the receive buffer until flushed. */
+		if (sp_gro_add(&t->gro, (uint8_t *)rx.data, rx.data_len) != 0) {
+			flush_gro(t);
+			(void)sp_gro_add(&t->gro, (uint8_t *)rx.data, rx.data_len);
+		}
 	}
 }
 
@@ -341,19 +474,37 @@ on_udp(void *arg, int fd, unsigned events)
 
 	(void)events;
 	do {
-		for (int i = 0; i < BATCH; i++) {
-			t->iov[i].iov_base = t->slot[i];
-			t->iov[i].iov_len = SLOT;
-			memset(&t->msg[i].msg_hdr, 0, sizeof(t->msg[i].msg_hdr));
-			t->msg[i].msg_hdr.msg_name = &t->addr[i];
-			t->msg[i].msg_hdr.msg_namelen = sizeof(t->addr[i]);
-			t->msg[i].msg_hdr.msg_iov = &t->iov[i];
-			t->msg[i].msg_hdr.msg_iovlen = 1;
+		for (int i = 0; i < RX_MSGS; i++) {
+			struct msghdr *m = &t->rmsg[i].msg_hdr;
+			t->riov[i].iov_base = t->rx[i];
+			t->riov[i].iov_len = RX_BUF;
+			memset(m, 0, sizeof(*m));
+			m->msg_name = &t->raddr[i];
+			m->msg_namelen = sizeof(t->raddr[i]);
+			m->msg_iov = &t->riov[i];
+			m->msg_iovlen = 1;
+			m->msg_control = t->rcm[i].b;
+			m->msg_controllen = sizeof(t->rcm[i].b);
 		}
-		n = recvmmsg(fd, t->msg, BATCH, MSG_DONTWAIT, NULL);
-		for (int i = 0; i < n; i++)
-			udp_one(t, fd, t->slot[i], (ssize_t)t->msg[i].msg_len, &t->addr[i]);
-	} while (n == BATCH);
+		n = recvmmsg(fd, t->rmsg, RX_MSGS, MSG_DONTWAIT, NULL);
+		for (int i = 0; i < n; i++) {
+			size_t len = t->rmsg[i].msg_len, seg = len;
+			struct cmsghdr *c;
+			/* UDP_GRO: a train of datagrams of seg bytes, the last maybe shorter. */
+			for (c = CMSG_FIRSTHDR(&t->rmsg[i].msg_hdr); c != NULL;
+			    c = CMSG_NXTHDR(&t->rmsg[i].msg_hdr, c))
+				if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+					int v;
+					memcpy(&v, CMSG_DATA(c), sizeof(v));
+					if (v > 0)
+						seg = (size_t)v;
+				}
+			for (size_t off = 0; off < len; off += seg)
+				udp_one(t, fd, t->rx[i] + off, len - off < seg ? len - off : seg,
+				    &t->raddr[i]);
+		}
+		flush_gro(t);
+	} while (n == RX_MSGS);
 	/* No timer pass here: nothing received makes a deadline earlier than
 	 * the ones the timer already holds (it wakes at least every 10 s). */
 }
@@ -387,13 +538,15 @@ static int
 bind_udp(sp_tunnel *t, uint16_t port)
 {
 	struct sockaddr_in6 any;
-	int fd, off = 0;
+	int fd, off = 0, on = 1;
 	socklen_t len = sizeof(any);
 
 	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return errno;
 	setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+	/* Trains of datagrams in one receive; without it, one at a time. */
+	setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof(on));
 	memset(&any, 0, sizeof(any));
 	any.sin6_family = AF_INET6;
 	any.sin6_port = htons(port);
@@ -677,13 +830,15 @@ sp_tunnel_start(sp_daemon *d, sp_errmsg *e)
 	t->d = d;
 	t->tun_fd = t->udp_fd = t->uapi_fd = -1;
 	if ((t->priv = sodium_malloc(32)) == NULL || sp_allowedips_new(&t->aips) != SP_OK ||
-	    (t->slot = calloc(BATCH, SLOT)) == NULL)
+	    (t->slot = calloc(BATCH, SLOT)) == NULL || (t->rx = calloc(RX_MSGS, RX_BUF)) == NULL)
 		return SP_ENOMEM;
+	t->gso = 1;
+	sp_gro_init(&t->gro);
 	/* The WireGuard key is the device's identity key (docs/keys.md). */
 	if ((rc = sp_key_x25519(dev, t->priv, pub)) != SP_OK || sp_wg_new(t->priv, &t->wg) != SP_OK)
 		return sp_errf(e, SP_ECRYPTO, "deriving the tunnel key");
 	sp_wg_set_mtu(t->wg, TUN_MTU);
-	if ((rc = sp_tun_open(d->conf.interface, &t->tun_fd, t->ifname, e)) != SP_OK)
+	if ((rc = sp_tun_open(d->conf.interface, SP_TUN_OFFLOAD, &t->tun_fd, t->ifname, e)) != SP_OK)
 		return rc;
 	sp_ula_device(d->cloud.prefix, sp_key_info_of(dev)->pub, addr);
 	memset(zone, 0, sizeof(zone));
@@ -732,6 +887,7 @@ sp_tunnel_stop(sp_tunnel *t)
 	sp_wg_free(t->wg);
 	sp_allowedips_free(t->aips);
 	free(t->slot);
+	free(t->rx);
 	if (t->priv != NULL)
 		sodium_free(t->priv);
 	free(t);

@@ -383,7 +383,7 @@ tun_child(void)
 	 * namespace lets us mount a sysfs that shows that network namespace. */
 	if (unshare(CLONE_NEWNET | CLONE_NEWNS) != 0)
 		return TUN_NO_NS;
-	if (sp_tun_open("sptest0", &fd, ifname, &e) != SP_OK) {
+	if (sp_tun_open("sptest0", 0, &fd, ifname, &e) != SP_OK) {
 		fprintf(stderr, "sp_tun_open: %s\n", e.msg);
 		return TUN_OPEN;
 	}
@@ -432,7 +432,7 @@ test_tun_name_too_long_is_einval(void **state)
 	(void)state;
 	if (access("/dev/net/tun", R_OK | W_OK) != 0)
 		skip();
-	rc = sp_tun_open("a-name-much-too-long", &fd, ifname, &e);
+	rc = sp_tun_open("a-name-much-too-long", 0, &fd, ifname, &e);
 	assert_int_equal(rc, SP_EINVAL);
 	assert_int_equal(fd, -1);
 	assert_non_null(strstr(e.msg, "a-name-much-too-long"));
