@@ -425,8 +425,7 @@ sp_conf_print(const sp_conf *c, FILE *f)
 		char a[INET6_ADDRSTRLEN];
 		fprintf(f, "zone-address %s\n", inet_ntop(AF_INET6, &c->zone.aaaa[i], a, sizeof(a)));
 	}
-	if (c->interface[0])
-		fprintf(f, "interface %s\n", c->interface);
+	fprintf(f, "interface %s\n", c->interface[0] ? c->interface : SP_DEFAULT_INTERFACE);
 	fprintf(f, "zone-ttl %u\n", c->zone.ttl);
 	fprintf(f, "zone-key-ttl %u\n", c->zone.key_ttl);
 	fprintf(f, "zsk-lifetime %ld\n", c->zsk_lifetime < 0 ? 30L * 86400 : c->zsk_lifetime);

@@ -29,7 +29,7 @@ typedef struct sp_conf {
 	long rrl_rate;               /* -1 = not set (default on, 20/s) */
 	long zsk_lifetime;           /* -1 = not set (30 days); 0 = only when told */
 	long propagation_delay;      /* -1 = not set (300 s) */
-	char interface[16];          /* the tunnel interface; "" = no tunnel */
+	char interface[16];          /* the tunnel interface; "" = the default */
 	/* Zone transfers: TSIG keys (HMAC-SHA256) and secondaries to NOTIFY. */
 	struct sp_conf_tsig {
 		char name[256];          /* lowercase, with the trailing dot */
@@ -47,7 +47,9 @@ typedef struct sp_conf {
 
 /* The TSIG key named name (any case, dot optional), or NULL. */
 const struct sp_conf_tsig *sp_conf_tsig_find(const sp_conf *c, const char *name);
-/* The tunnel interface's name (the --interface flag). */
+/* The tunnel interface's name (the --interface flag); "none" for none. */
+#define SP_DEFAULT_INTERFACE "sp0"
+#define SP_NO_INTERFACE "none"
 int sp_conf_set_interface(sp_conf *c, const char *value, const char **why);
 /* Add one "ADDR:PORT" listen address (the --dns-listen flag). */
 int sp_conf_add_listen(sp_conf *c, const char *text, const char **why);

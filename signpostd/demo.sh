@@ -33,8 +33,8 @@ say "signpost zone anchor --format bind  (the trust anchor delv will use)"
 "$BIN/signpost" --state "$STATE" zone anchor --format bind | tee "$STATE/anchor"
 
 PORT=$((40000 + $$ % 20000))
-say "signpostd --state $STATE --dns-listen 127.0.0.1:$PORT"
-"$BIN/signpostd" --state "$STATE" --dns-listen "127.0.0.1:$PORT" &
+say "signpostd --state $STATE --dns-listen 127.0.0.1:$PORT --interface none"
+"$BIN/signpostd" --state "$STATE" --dns-listen "127.0.0.1:$PORT" --interface none &
 PID=$!
 i=0
 until "$BIN/signpost" --state "$STATE" status >/dev/null 2>&1; do

@@ -30,7 +30,8 @@ usage(FILE *f)
 	    "  --config FILE          configuration file (docs/signpost.conf.md)\n"
 	    "  --passphrase-file FILE passphrase for sealed private keys\n"
 	    "  --dns-listen ADDR:PORT serve the zone here (gateway; repeatable)\n"
-	    "  --interface NAME       create the WireGuard tunnel interface (e.g. sp0)\n"
+	    "  --interface NAME       the WireGuard tunnel interface (default sp0;\n"
+	    "                         none: no tunnel)\n"
 	    "  --syslog               log to syslog instead of stderr\n"
 	    "  --log-level LEVEL      error, warn, info (default) or debug\n"
 	    "  -n                     check and print the configuration, then exit\n"
@@ -196,6 +197,8 @@ main(int argc, char **argv)
 		conf.log_level = flags.log_level;
 	if (flags.interface[0])
 		memcpy(conf.interface, flags.interface, sizeof(conf.interface));
+	if (!conf.interface[0])
+		memcpy(conf.interface, SP_DEFAULT_INTERFACE, sizeof(SP_DEFAULT_INTERFACE));
 	if (flags.ndns_listen > 0) {
 		memcpy(conf.dns_listen, flags.dns_listen, sizeof(conf.dns_listen));
 		memcpy(conf.dns_listen_len, flags.dns_listen_len, sizeof(conf.dns_listen_len));
@@ -253,7 +256,7 @@ main(int argc, char **argv)
 		free_state(&d);
 		return 1;
 	}
-	if (d.conf.interface[0] && sp_tunnel_start(&d, &e) != SP_OK) {
+	if (strcmp(d.conf.interface, SP_NO_INTERFACE) != 0 && sp_tunnel_start(&d, &e) != SP_OK) {
 		sp_err("tunnel: %s", e.msg);
 		free_state(&d);
 		return 1;

@@ -21,6 +21,7 @@ zone-ns ns.alice.example
 zone-address $LAB_AUTH_IP4
 zone-address $LAB_AUTH_IP6
 rrl-rate 5
+interface none
 EOF
 lab_spawn auth gw "$BIN/signpostd" --config "$T/gw.conf"
 lab_wait gw "$LAB_AUTH_IP4" alice.example IN SOA "$LAB_DIR/gw.log"

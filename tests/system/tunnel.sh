@@ -23,6 +23,17 @@ check "the interface has the device's overlay address" sh -c \
 	"ip -n '$WG_A_NS' -6 addr show dev '$SP' | grep -q 'inet6 fd[0-9a-f:]*/128'"
 check "and a route to the zone's /48" sh -c "ip -n '$WG_A_NS' -6 route show dev '$SP' | grep -q '/48'"
 
+# With no --interface the tunnel is sp0; `--interface none` is no tunnel.
+sp --state "$T/d" init --zone alice.example --name d >/dev/null
+wg_spawn B sp_d "$BIN/signpostd" --state "$T/d"
+D_PID=$WG_PID
+i=0
+until wg_exec B wg show sp0 >/dev/null 2>&1 || [ $i -gt 50 ]; do sleep 0.1; i=$((i + 1)); done
+check "with no --interface signpostd makes sp0, and wg shows it" wg_exec B wg show sp0
+kill "$D_PID"; wait "$D_PID" 2>/dev/null
+check "...which goes, with its UAPI socket, when it stops" sh -c \
+	"! ip -n '$WG_B_NS' link show sp0 2>/dev/null && test ! -e /var/run/wireguard/sp0.sock"
+
 wg_keypair go
 wg_go_up B "$GO" "$T/go.key" 51820 10.99.0.2/24
 wg_peer B "$GO" "$SP_PUB" "$WG_A_IP:51821" 10.99.0.1/32
