@@ -355,3 +355,31 @@ out:
 		close(s6);
 	return rc;
 }
+
+int
+sp_tun_addr4(const char *ifname, const uint8_t addr4[4], unsigned prefix, sp_errmsg *e)
+{
+	struct ifreq ifr;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
+	uint32_t mask = prefix == 0 ? 0 : htonl(~0u << (32 - prefix));
+	int s, rc = SP_OK;
+
+	if (strlen(ifname) >= IFNAMSIZ || prefix > 32)
+		return sp_errf(e, SP_EINVAL, "bad interface or prefix");
+	if ((s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return sp_errf(e, SP_EIO, "socket: %s", strerror(errno));
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, ifname, strlen(ifname));
+	sin->sin_family = AF_INET;
+	memcpy(&sin->sin_addr, addr4, 4);
+	if (ioctl(s, SIOCSIFADDR, &ifr) != 0) {
+		rc = sp_errf(e, SP_EIO, "%s: add IPv4 address: %s", ifname, strerror(errno));
+		goto out;
+	}
+	memcpy(&sin->sin_addr, &mask, 4);
+	if (ioctl(s, SIOCSIFNETMASK, &ifr) != 0)
+		rc = sp_errf(e, SP_EIO, "%s: set IPv4 prefix: %s", ifname, strerror(errno));
+out:
+	close(s);
+	return rc;
+}

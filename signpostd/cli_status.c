@@ -53,7 +53,7 @@ numeric(const char *name)
 {
 	static const char *const names[] = { "pid", "uptime", "tag", "algorithm",
 		"zone-serial", "devices", "dns-queries", "dns-dropped", "rrl-dropped",
-		"rrl-slipped", "tunnel-port", "handshake", "rx", "tx" };
+		"rrl-slipped", "tunnel-port", "tunnel-dropped", "handshake", "rx", "tx" };
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strcmp(name, names[i]) == 0)
@@ -155,7 +155,8 @@ print_text(const struct fields *f)
 		    get(f, "rrl-dropped"), get(f, "rrl-slipped"));
 	}
 	if (find(f, "tunnel") != NULL) {
-		printf("  tunnel:  %s, WireGuard on UDP %s\n", get(f, "tunnel"), get(f, "tunnel-port"));
+		printf("  tunnel:  %s, WireGuard on UDP %s, %s packets dropped (%s)\n", get(f, "tunnel"),
+		    get(f, "tunnel-port"), get(f, "tunnel-dropped"), get(f, "tunnel-drops"));
 		for (size_t i = 0; i < f->n; i++)
 			if (strcmp(f->name[i], "peers[]") == 0)
 				printf("    peer %s\n", f->value[i]);

@@ -16,7 +16,7 @@ enum {
 	OPT_STATE, OPT_LOG, OPT_LOG_LEVEL, OPT_PASSPHRASE_FILE, OPT_DNS_LISTEN,
 	OPT_ZONE_NS, OPT_ZONE_ADDRESS, OPT_ZONE_TTL, OPT_RRL_RATE, OPT_TSIG_KEY,
 	OPT_SECONDARY, OPT_ZONE_KEY_TTL, OPT_ZSK_LIFETIME, OPT_PROPAGATION_DELAY, OPT_INTERFACE,
-	OPT_COUNT
+	OPT_INTERFACE_IPV4, OPT_COUNT
 };
 
 struct option_def {
@@ -284,6 +284,32 @@ set_secondary(sp_conf *c, const char *value, const char **why)
 	return SP_OK;
 }
 
+/* An IPv4 address for the tunnel, ADDR/PREFIX (the overlay is IPv6; this
+ * is for peers that only speak IPv4, like a router's kernel WireGuard). */
+static int
+set_interface_ipv4(sp_conf *c, const char *value, const char **why)
+{
+	char addr[INET_ADDRSTRLEN];
+	const char *slash = strchr(value, '/');
+	char *end;
+	long prefix;
+
+	if (slash == NULL || (size_t)(slash - value) >= sizeof(addr)) {
+		*why = "must be ADDRESS/PREFIX, e.g. 10.99.0.1/24";
+		return SP_ECONFIG;
+	}
+	memcpy(addr, value, (size_t)(slash - value));
+	addr[slash - value] = '\0';
+	prefix = strtol(slash + 1, &end, 10);
+	if (inet_pton(AF_INET, addr, c->interface_ipv4) != 1 || *end != '\0' ||
+	    slash[1] == '\0' || prefix < 1 || prefix > 32) {
+		*why = "must be ADDRESS/PREFIX with an IPv4 address and a prefix of 1-32";
+		return SP_ECONFIG;
+	}
+	c->interface_ipv4_prefix = (unsigned)prefix;
+	return SP_OK;
+}
+
 static const struct option_def options[OPT_COUNT] = {
 	[OPT_STATE] = { "state", set_state, 0 },
 	[OPT_LOG] = { "log", set_log, 0 },
@@ -300,6 +326,7 @@ static const struct option_def options[OPT_COUNT] = {
 	[OPT_ZSK_LIFETIME] = { "zsk-lifetime", set_zsk_lifetime, 0 },
 	[OPT_PROPAGATION_DELAY] = { "propagation-delay", set_propagation_delay, 0 },
 	[OPT_INTERFACE] = { "interface", sp_conf_set_interface, 0 },
+	[OPT_INTERFACE_IPV4] = { "interface-ipv4", set_interface_ipv4, 0 },
 };
 
 void
@@ -337,7 +364,7 @@ sp_conf_parse(sp_conf *c, const char *what, const char *text, size_t len,
 			    "%s:%u: unknown option '%s' (known: state, log, log-level, "
 			    "passphrase-file, dns-listen, zone-ns, zone-address, zone-ttl, "
 			    "rrl-rate, tsig-key, secondary, zone-key-ttl, zsk-lifetime, "
-			    "propagation-delay, interface)", what, kv.line, kv.key);
+			    "propagation-delay, interface, interface-ipv4)", what, kv.line, kv.key);
 		if (c->line_of[i] != 0 && !options[i].repeatable)
 			return sp_errf(e, SP_ECONFIG, "%s:%u: '%s' is already set on line %u",
 			    what, kv.line, kv.key, c->line_of[i]);
@@ -426,6 +453,11 @@ sp_conf_print(const sp_conf *c, FILE *f)
 		fprintf(f, "zone-address %s\n", inet_ntop(AF_INET6, &c->zone.aaaa[i], a, sizeof(a)));
 	}
 	fprintf(f, "interface %s\n", c->interface[0] ? c->interface : SP_DEFAULT_INTERFACE);
+	if (c->interface_ipv4_prefix) {
+		char a[INET_ADDRSTRLEN];
+		fprintf(f, "interface-ipv4 %s/%u\n", inet_ntop(AF_INET, c->interface_ipv4, a,
+		    sizeof(a)), c->interface_ipv4_prefix);
+	}
 	fprintf(f, "zone-ttl %u\n", c->zone.ttl);
 	fprintf(f, "zone-key-ttl %u\n", c->zone.key_ttl);
 	fprintf(f, "zsk-lifetime %ld\n", c->zsk_lifetime < 0 ? 30L * 86400 : c->zsk_lifetime);

@@ -6,6 +6,7 @@
 #ifndef SP_CONF_H
 #define SP_CONF_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "sp_err.h"
@@ -30,6 +31,8 @@ typedef struct sp_conf {
 	long zsk_lifetime;           /* -1 = not set (30 days); 0 = only when told */
 	long propagation_delay;      /* -1 = not set (300 s) */
 	char interface[16];          /* the tunnel interface; "" = the default */
+	uint8_t interface_ipv4[4];   /* its IPv4 address, if interface_ipv4_prefix */
+	unsigned interface_ipv4_prefix;
 	/* Zone transfers: TSIG keys (HMAC-SHA256) and secondaries to NOTIFY. */
 	struct sp_conf_tsig {
 		char name[256];          /* lowercase, with the trailing dot */
@@ -42,7 +45,7 @@ typedef struct sp_conf {
 		size_t key;              /* index into tsig[] */
 	} secondary[SP_CONF_MAX_LISTEN];
 	size_t nsecondary;
-	unsigned line_of[16];        /* where each option was set, for duplicates */
+	unsigned line_of[32];        /* where each option was set, for duplicates */
 } sp_conf;
 
 /* The TSIG key named name (any case, dot optional), or NULL. */

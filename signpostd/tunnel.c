@@ -791,8 +791,26 @@ sp_tunnel_status(const sp_tunnel *t, sp_ctl_reply *r)
 {
 	uint64_t now = sp_clock_mono_ms();
 
+	const sp_wg_stats *st = sp_wg_stats_get(t->wg);
+
 	sp_ctl_reply_field(r, "tunnel", "%s", t->ifname);
 	sp_ctl_reply_field(r, "tunnel-port", "%u", t->port);
+	/* Everything dropped, and why: from TUN (no peer for the address, an
+	 * offload packet that could not be cut) and from the network. */
+	sp_ctl_reply_field(r, "tunnel-dropped", "%llu", (unsigned long long)(t->dropped_no_peer +
+	    t->dropped_bad_source + t->dropped_offload + st->rx_bad_type + st->rx_bad_size +
+	    st->rx_bad_mac + st->rx_bad_auth + st->rx_replay + st->rx_unknown_index +
+	    st->rx_unknown_peer + st->rx_old_timestamp + st->rx_flood));
+	sp_ctl_reply_field(r, "tunnel-drops", "no-peer=%llu bad-source=%llu offload=%llu "
+	    "bad-type=%llu bad-size=%llu bad-mac=%llu bad-auth=%llu replay=%llu "
+	    "unknown-index=%llu unknown-peer=%llu old-timestamp=%llu flood=%llu cookies-sent=%llu",
+	    (unsigned long long)t->dropped_no_peer, (unsigned long long)t->dropped_bad_source,
+	    (unsigned long long)t->dropped_offload, (unsigned long long)st->rx_bad_type,
+	    (unsigned long long)st->rx_bad_size, (unsigned long long)st->rx_bad_mac,
+	    (unsigned long long)st->rx_bad_auth, (unsigned long long)st->rx_replay,
+	    (unsigned long long)st->rx_unknown_index, (unsigned long long)st->rx_unknown_peer,
+	    (unsigned long long)st->rx_old_timestamp, (unsigned long long)st->rx_flood,
+	    (unsigned long long)st->rx_cookies_sent);
 	for (size_t i = 0; i < t->npeers; i++) {
 		const struct tpeer *p = t->peers[i];
 		uint64_t hs = sp_wg_peer_last_handshake_ms(p->wp);
@@ -844,6 +862,10 @@ sp_tunnel_start(sp_daemon *d, sp_errmsg *e)
 	memset(zone, 0, sizeof(zone));
 	memcpy(zone, d->cloud.prefix, 6);
 	if ((rc = sp_tun_configure(t->ifname, TUN_MTU, addr, 128, zone, 48, e)) != SP_OK)
+		return rc;
+	if (d->conf.interface_ipv4_prefix &&
+	    (rc = sp_tun_addr4(t->ifname, d->conf.interface_ipv4, d->conf.interface_ipv4_prefix,
+	    e)) != SP_OK)
 		return rc;
 	if ((rc = bind_udp(t, 0)) != 0)
 		return sp_errf(e, SP_EIO, "WireGuard socket: %s", strerror(rc));

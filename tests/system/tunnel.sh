@@ -13,7 +13,8 @@ GO=${WG_ID}g
 
 # signpostd in A (its WireGuard key is its device key), wireguard-go in B.
 sp --state "$T/a" init --zone alice.example --name a >/dev/null
-wg_spawn A sp_a "$BIN/signpostd" --state "$T/a" --interface "$SP"
+printf 'interface-ipv4 10.99.0.1/24\n' >"$T/a.conf"
+wg_spawn A sp_a "$BIN/signpostd" --config "$T/a.conf" --state "$T/a" --interface "$SP"
 i=0
 until wg_exec A wg show "$SP" >/dev/null 2>&1 || [ $i -gt 50 ]; do sleep 0.1; i=$((i + 1)); done
 check "signpostd's interface answers wg show" wg_exec A wg show "$SP"
@@ -39,7 +40,8 @@ wg_go_up B "$GO" "$T/go.key" 51820 10.99.0.2/24
 wg_peer B "$GO" "$SP_PUB" "$WG_A_IP:51821" 10.99.0.1/32
 wg_exec A wg set "$SP" listen-port 51821 peer "$(cat "$T/go.pub")" endpoint "$WG_B_IP:51820" \
 	allowed-ips 10.99.0.2/32 persistent-keepalive 1
-wg_exec A ip addr add 10.99.0.1/24 dev "$SP"
+check "the interface has the IPv4 address its config gives" sh -c \
+	"ip -n '$WG_A_NS' -4 addr show dev '$SP' | grep -q 'inet 10.99.0.1/24'"
 
 run_expect "signpostd pings wireguard-go" 0 " 0% packet loss" wg_exec A ping -c 3 -W 2 10.99.0.2
 ST=$(sp --state "$T/a" status --json)
@@ -97,6 +99,19 @@ check "and few handshakes are spent on it" sh -c \
 	"test \$(printf '%s' \"\$1\" | sed -n 's/.*sent, \\([0-9]*\\) responses.*/\\1/p') -le 100" - "$FLOOD"
 run_expect "the tunnel still works after the flood" 0 " 0% packet loss" \
 	wg_exec A ping -c 2 -W 2 10.99.0.2
+
+# Garbage and truncated datagrams: dropped, counted by reason, harmless.
+for i in 1 2 3 4 5; do
+	wg_exec B bash -c 'printf "\011garbage" >/dev/udp/10.77.0.11/51821
+		printf "\004\000\000\000short" >/dev/udp/10.77.0.11/51821'
+done
+sleep 0.3
+ST=$(sp --state "$T/a" status --json)
+echo "# $(printf '%s' "$ST" | jq -r '."tunnel-drops"')"
+check "garbage is counted as dropped, by reason" sh -c "printf '%s' \"\$1\" | jq -e \
+	'.\"tunnel-dropped\" >= 10 and (.\"tunnel-drops\" | test(\"bad-type=[1-9]\") and \
+	test(\"bad-size=[1-9]\") and test(\"cookies-sent=[1-9]\"))' >/dev/null" - "$ST"
+run_expect "and the tunnel works" 0 " 0% packet loss" wg_exec A ping -c 2 -W 2 10.99.0.2
 
 # A stranger's key: no handshake.
 wg_keypair stranger

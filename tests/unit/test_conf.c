@@ -84,6 +84,26 @@ test_errors_name_file_line_and_problem(void **state)
 }
 
 static void
+test_interface(void **state)
+{
+	sp_conf c;
+	sp_errmsg e;
+
+	(void)state;
+	assert_int_equal(parse(&c, "interface wg-home\ninterface-ipv4 10.99.0.1/24\n", &e), SP_OK);
+	assert_string_equal(c.interface, "wg-home");
+	assert_int_equal(c.interface_ipv4_prefix, 24);
+	assert_memory_equal(c.interface_ipv4, "\x0a\x63\x00\x01", 4);
+	assert_error("interface a-name-of-16-chars\n", "test.conf:1: interface");
+	assert_error("interface sp/0\n", "letters, digits");
+	assert_error("interface-ipv4 10.99.0.1\n", "test.conf:1: interface-ipv4 '10.99.0.1': must be");
+	assert_error("interface-ipv4 10.99.0.1/33\n", "prefix of 1-32");
+	assert_error("interface-ipv4 10.99.0.1/\n", "prefix of 1-32");
+	assert_error("interface-ipv4 fd00::1/64\n", "an IPv4 address");
+	assert_error("interface-ipv4 10.99.0.1/24x\n", "prefix of 1-32");
+}
+
+static void
 test_nul_byte_is_refused(void **state)
 {
 	static const char text[] = "state /a\0b\n";
@@ -149,6 +169,7 @@ main(void)
 		cmocka_unit_test(test_good_file),
 		cmocka_unit_test(test_empty_file_sets_nothing),
 		cmocka_unit_test(test_errors_name_file_line_and_problem),
+		cmocka_unit_test(test_interface),
 		cmocka_unit_test(test_nul_byte_is_refused),
 		cmocka_unit_test(test_long_line_is_refused),
 		cmocka_unit_test(test_print_round_trips),
