@@ -1,6 +1,7 @@
 # The two commands of the Quick start, and the CI's extra builds.
 #   make run   install what is missing, build, run the demo (signpostd/demo.sh)
 #   make test  install what is missing, build, run every test through ctest
+#   make unikernel  the gateway image (unikernel/build.sh)
 # CMake does the building; this file only sequences it.
 
 BUILD ?= build
@@ -9,7 +10,7 @@ JOBS ?= $(shell nproc)
 WERROR ?= $(if $(CI),ON,OFF)
 FUZZ_SECONDS ?= 15
 
-.PHONY: all deps build run test test-asan fuzz clean
+.PHONY: all deps build run test test-asan fuzz unikernel clean
 
 all: build
 
@@ -23,8 +24,13 @@ build: deps
 run: build
 	@sh signpostd/demo.sh $(BUILD)/bin
 
-test: build
+# The system tests boot the gateway image too, so it is built first.
+test: build unikernel
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The gateway image, build/unikernel/signpost-gateway.img (docs/unikernel.md).
+unikernel: deps
+	@sh unikernel/build.sh $(BUILD)/unikernel
 
 # The unit tests again under AddressSanitizer and UBSan.
 test-asan: deps

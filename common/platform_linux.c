@@ -357,7 +357,7 @@ out:
 }
 
 int
-sp_tun_addr4(const char *ifname, const uint8_t addr4[4], unsigned prefix, sp_errmsg *e)
+sp_if_addr4(const char *ifname, const uint8_t addr4[4], unsigned prefix, sp_errmsg *e)
 {
 	struct ifreq ifr;
 	struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;

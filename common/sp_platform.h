@@ -99,7 +99,7 @@ int sp_unix_connect(const char *path, int *fd, sp_errmsg *e);
 int sp_tun_open(const char *name, unsigned flags, int *fd, char *ifname, sp_errmsg *e);
 
 /* Add an IPv4 address/prefix to an interface (its subnet routes to it). */
-int sp_tun_addr4(const char *ifname, const uint8_t addr4[4], unsigned prefix, sp_errmsg *e);
+int sp_if_addr4(const char *ifname, const uint8_t addr4[4], unsigned prefix, sp_errmsg *e);
 
 /* Bring a TUN interface up with an MTU, an IPv6 address/prefix on it, and
  * optionally a route (route_prefix may be 0 for none). Needs CAP_NET_ADMIN. */

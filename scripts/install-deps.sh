@@ -19,9 +19,13 @@ libcurl4-openssl-dev libssl-dev libqrencode-dev libcmocka-dev"
 TEST="ldnsutils bind9-dnsutils unbound iproute2 procps jq knot-dnsutils nsd
 openssh-client dnsperf wireguard-go wireguard-tools iputils-ping netcat-openbsd
 iperf3"
+# The gateway image (make unikernel): Debian's kernel source and what its
+# build needs, cpio to list the initramfs, QEMU to boot it.
+UNIKERNEL="linux-source-6.1 bc flex bison libelf-dev cpio xz-utils
+qemu-system-x86"
 
 missing=""
-for p in $BUILD $TEST; do
+for p in $BUILD $TEST $UNIKERNEL; do
 	status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
 	[ "$status" = "installed" ] || missing="$missing $p"
 done

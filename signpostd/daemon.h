@@ -30,7 +30,12 @@ typedef struct sp_daemon {
 	uint64_t started_mono;   /* ms */
 	int64_t started_wall;    /* s */
 	int exit_signal;
+	void (*ready)(struct sp_daemon *d);   /* called once serving, if set */
 } sp_daemon;
+
+/* Load the state (d->state_dir, or d->store if already open) and serve
+ * until a stop signal; frees everything. The exit status. */
+int sp_daemon_run(sp_daemon *d);
 
 /* The control requests the daemon answers (daemon_ctl.c). */
 void sp_daemon_ctl(void *arg, const sp_ctl_request *req, sp_ctl_reply *reply);

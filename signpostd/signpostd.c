@@ -11,11 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "daemon.h"
 #include "paths.h"
 #include "sp_log.h"
+#include "sp_unikernel.h"
 
 static void
 usage(FILE *f)
@@ -75,9 +77,11 @@ load_state(sp_daemon *d, const sp_conf *conf, int want_secret, sp_errmsg *e)
 {
 	char *pass = NULL;
 	size_t passlen = 0;
-	int rc;
+	int rc = SP_OK;
 
-	if ((rc = sp_store_open_dir(d->state_dir, 0, &d->store, e)) == SP_ENOENT)
+	/* The unikernel opens its store (a block device) itself. */
+	if (d->store == NULL &&
+	    (rc = sp_store_open_dir(d->state_dir, 0, &d->store, e)) == SP_ENOENT)
 		return sp_errf(e, rc, "state directory %s does not exist; create a "
 		    "personal cloud with 'signpost init --zone ZONE --name NAME'",
 		    d->state_dir);
@@ -134,12 +138,14 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *state_flag = NULL, *config = NULL;
-	char sock[4200], fqdn[320];
 	int check_only = 0, opt, rc;
 	sp_daemon d;
 	sp_conf conf, flags;
 	sp_errmsg e;
 
+	/* In the gateway image signpostd is init (unikernel/boot.c). */
+	if (getpid() == 1)
+		sp_uk_main(argc, argv, environ);
 	memset(&d, 0, sizeof(d));
 	sp_conf_init(&conf);
 	sp_conf_init(&flags);
@@ -232,47 +238,59 @@ main(int argc, char **argv)
 
 	sp_log_init("signpostd", conf.log_syslog == 1,
 	    conf.log_level < 0 ? SP_LOG_INFO : (enum sp_log_level)conf.log_level);
-	signal(SIGPIPE, SIG_IGN);
-	if ((rc = load_state(&d, &conf, 1, &e)) != SP_OK) {
-		sp_err("%s", e.msg);
-		free_state(&d);
-		return 1;
-	}
-	if (sp_loop_new(&d.loop) != SP_OK ||
-	    sp_loop_signal(d.loop, SIGINT, on_stop_signal, &d) != SP_OK ||
-	    sp_loop_signal(d.loop, SIGTERM, on_stop_signal, &d) != SP_OK) {
-		sp_err("cannot set up the event loop");
-		free_state(&d);
-		return 1;
-	}
-	snprintf(sock, sizeof(sock), "%s/%s", d.state_dir, SP_CTL_SOCKET);
-	if (sp_ctl_server_start(d.loop, sock, sp_daemon_ctl, &d, &d.ctl, &e) != SP_OK) {
-		sp_err("control socket: %s", e.msg);
-		free_state(&d);
-		return 1;
-	}
-	if (d.cloud.role == SP_NODE_GATEWAY && sp_dns_server_start(&d, &e) != SP_OK) {
-		sp_err("DNS: %s", e.msg);
-		free_state(&d);
-		return 1;
-	}
-	if (strcmp(d.conf.interface, SP_NO_INTERFACE) != 0 && sp_tunnel_start(&d, &e) != SP_OK) {
-		sp_err("tunnel: %s", e.msg);
-		free_state(&d);
-		return 1;
-	}
-	d.started_mono = sp_clock_mono_ms();
-	d.started_wall = sp_clock_wall();
-	sp_cloud_fqdn(&d.cloud, fqdn, sizeof(fqdn));
-	sp_info("started: %s of %s, this device is %s; %zu keys loaded; control at %s",
-	    sp_role_name(d.cloud.role), d.cloud.zone, fqdn, d.nkeys, sock);
+	return sp_daemon_run(&d);
+}
 
-	rc = sp_loop_run(d.loop);
+int
+sp_daemon_run(sp_daemon *d)
+{
+	char sock[4200], fqdn[320];
+	sp_errmsg e;
+	int rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	if ((rc = load_state(d, &d->conf, 1, &e)) != SP_OK) {
+		sp_err("%s", e.msg);
+		free_state(d);
+		return 1;
+	}
+	if (sp_loop_new(&d->loop) != SP_OK ||
+	    sp_loop_signal(d->loop, SIGINT, on_stop_signal, d) != SP_OK ||
+	    sp_loop_signal(d->loop, SIGTERM, on_stop_signal, d) != SP_OK) {
+		sp_err("cannot set up the event loop");
+		free_state(d);
+		return 1;
+	}
+	snprintf(sock, sizeof(sock), "%s/%s", d->state_dir, SP_CTL_SOCKET);
+	if (sp_ctl_server_start(d->loop, sock, sp_daemon_ctl, d, &d->ctl, &e) != SP_OK) {
+		sp_err("control socket: %s", e.msg);
+		free_state(d);
+		return 1;
+	}
+	if (d->cloud.role == SP_NODE_GATEWAY && sp_dns_server_start(d, &e) != SP_OK) {
+		sp_err("DNS: %s", e.msg);
+		free_state(d);
+		return 1;
+	}
+	if (strcmp(d->conf.interface, SP_NO_INTERFACE) != 0 && sp_tunnel_start(d, &e) != SP_OK) {
+		sp_err("tunnel: %s", e.msg);
+		free_state(d);
+		return 1;
+	}
+	d->started_mono = sp_clock_mono_ms();
+	d->started_wall = sp_clock_wall();
+	sp_cloud_fqdn(&d->cloud, fqdn, sizeof(fqdn));
+	sp_info("started: %s of %s, this device is %s; %zu keys loaded; control at %s",
+	    sp_role_name(d->cloud.role), d->cloud.zone, fqdn, d->nkeys, sock);
+	if (d->ready != NULL)
+		d->ready(d);
+
+	rc = sp_loop_run(d->loop);
 	if (rc != SP_OK)
 		sp_err("event loop failed: %s", sp_strerror(rc));
 	else
-		sp_info("stopping on signal %d", d.exit_signal);
-	free_state(&d);
+		sp_info("stopping on signal %d", d->exit_signal);
+	free_state(d);
 	sp_info("stopped");
 	return rc == SP_OK ? 0 : 1;
 }

@@ -864,7 +864,7 @@ sp_tunnel_start(sp_daemon *d, sp_errmsg *e)
 	if ((rc = sp_tun_configure(t->ifname, TUN_MTU, addr, 128, zone, 48, e)) != SP_OK)
 		return rc;
 	if (d->conf.interface_ipv4_prefix &&
-	    (rc = sp_tun_addr4(t->ifname, d->conf.interface_ipv4, d->conf.interface_ipv4_prefix,
+	    (rc = sp_if_addr4(t->ifname, d->conf.interface_ipv4, d->conf.interface_ipv4_prefix,
 	    e)) != SP_OK)
 		return rc;
 	if ((rc = bind_udp(t, 0)) != 0)

@@ -1,0 +1,395 @@
+/*
+ * signpostd as PID 1 in the gateway image (sp_unikernel.h). This is the
+ * adapter that a full system's init scripts would otherwise be: it is
+ * hand-written because the image has no userland to do it, and kept to
+ * what the gateway needs.
+ */
+#define _GNU_SOURCE
+#include "sp_unikernel.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "sp_blkstore.h"
+#include "sp_cloud.h"
+#include "sp_key.h"
+#include "sp_log.h"
+
+#define RUN_DIR "/run/signpost"          /* the control socket; in RAM */
+#define MEMORY_STATE "/run/signpost-state"
+
+/* ---- settings (pure) ------------------------------------------------------ */
+
+static int
+copy(char *dst, size_t cap, const char *v, const char *key, sp_errmsg *e)
+{
+	if (strlen(v) >= cap || v[0] == '\0')
+		return sp_errf(e, SP_ECONFIG, "kernel command line: %s: must be 1-%zu characters",
+		    key, cap - 1);
+	memcpy(dst, v, strlen(v) + 1);
+	return SP_OK;
+}
+
+static int
+addr_prefix(const char *v, uint8_t out[16], unsigned *prefix, const char *key, sp_errmsg *e)
+{
+	char a[INET6_ADDRSTRLEN];
+	const char *slash = strchr(v, '/');
+	char *end;
+	long p;
+
+	if (slash == NULL || (size_t)(slash - v) >= sizeof(a))
+		goto bad;
+	memcpy(a, v, (size_t)(slash - v));
+	a[slash - v] = '\0';
+	p = strtol(slash + 1, &end, 10);
+	if (inet_pton(AF_INET6, a, out) != 1 || *end != '\0' || slash[1] == '\0' || p < 1 ||
+	    p > 128)
+		goto bad;
+	*prefix = (unsigned)p;
+	return SP_OK;
+bad:
+	return sp_errf(e, SP_ECONFIG, "kernel command line: %s=%s: must be IPV6ADDRESS/PREFIX",
+	    key, v);
+}
+
+int
+sp_uk_settings(char *const *env, sp_uk *uk, sp_conf *conf, sp_errmsg *e)
+{
+	static const char prefix[] = "signpost_";
+
+	memset(uk, 0, sizeof(*uk));
+	strcpy(uk->name, "gateway");
+	strcpy(uk->disk, "/dev/vda");
+	strcpy(uk->ifname, "eth0");
+	for (size_t i = 0; env != NULL && env[i] != NULL; i++) {
+		const char *kv = env[i], *eq, *key, *v;
+		char line[1100], k[64];
+		int rc;
+
+		if (strncmp(kv, prefix, sizeof(prefix) - 1) != 0 || (eq = strchr(kv, '=')) == NULL)
+			continue;
+		key = kv + sizeof(prefix) - 1;
+		v = eq + 1;
+		if ((size_t)(eq - key) >= sizeof(k))
+			return sp_errf(e, SP_ECONFIG, "kernel command line: %.*s: unknown setting",
+			    (int)(eq - kv), kv);
+		memcpy(k, key, (size_t)(eq - key));
+		k[eq - key] = '\0';
+		if (strcmp(k, "zone") == 0)
+			rc = copy(uk->zone, sizeof(uk->zone), v, kv, e);
+		else if (strcmp(k, "name") == 0)
+			rc = copy(uk->name, sizeof(uk->name), v, "signpost_name", e);
+		else if (strcmp(k, "disk") == 0)
+			rc = copy(uk->disk, sizeof(uk->disk), v, "signpost_disk", e);
+		else if (strcmp(k, "if") == 0)
+			rc = copy(uk->ifname, sizeof(uk->ifname), v, "signpost_if", e);
+		else if (strcmp(k, "ip6") == 0)
+			rc = addr_prefix(v, uk->ip6, &uk->ip6_prefix, "signpost_ip6", e);
+		else if (strcmp(k, "gw6") == 0) {
+			uk->has_gw6 = inet_pton(AF_INET6, v, uk->gw6) == 1;
+			rc = uk->has_gw6 ? SP_OK : sp_errf(e, SP_ECONFIG,
+			    "kernel command line: signpost_gw6=%s: must be an IPv6 address", v);
+		} else if (strcmp(k, "state") == 0 || strcmp(k, "passphrase-file") == 0 ||
+		    strcmp(k, "log") == 0) {
+			rc = sp_errf(e, SP_ECONFIG, "kernel command line: signpost_%s: not a setting "
+			    "of the image (its state is on signpost_disk, its log on the console)", k);
+		} else {
+			/* The configuration file's option, with ',' for spaces. */
+			int n = snprintf(line, sizeof(line), "%s %s\n", k, v);
+			if (n < 0 || (size_t)n >= sizeof(line))
+				return sp_errf(e, SP_ECONFIG, "kernel command line: %s is too long", k);
+			for (char *c = line + strlen(k) + 1; *c; c++)
+				if (*c == ',')
+					*c = ' ';
+			rc = sp_conf_parse(conf, "kernel command line", line, strlen(line), e);
+		}
+		if (rc != SP_OK)
+			return rc;
+	}
+	return SP_OK;
+}
+
+/* ---- the machine ------------------------------------------------------------ */
+
+static void
+noop(int signo)
+{
+	(void)signo;
+}
+
+/*
+ * Power off and never come back. QEMU's microvm has no ACPI, so there is
+ * no power-off device: the way out is a reset, which the VMM is told to
+ * treat as the end (-no-reboot, as unikernel/run.sh does). Whether the
+ * machine then starts again is the host's decision, as for any VM.
+ */
+static void __attribute__((noreturn))
+halt(void)
+{
+	sync();
+	fprintf(stderr, "signpostd: powering off\n");
+	reboot(RB_AUTOBOOT);
+	for (;;)
+		pause();
+}
+
+static void __attribute__((noreturn))
+fatal(const char *msg)
+{
+	/* The serial console is the only place anyone will read this. */
+	fprintf(stderr, "signpostd: cannot run the gateway: %s\n", msg);
+	halt();
+}
+
+static void
+console(void)
+{
+	int fd;
+
+	mkdir("/dev", 0755);
+	if (mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755") != 0 &&
+	    errno != EBUSY)
+		return;
+	if ((fd = open("/dev/console", O_RDWR | O_NOCTTY)) < 0)
+		return;
+	dup2(fd, 0);
+	dup2(fd, 1);
+	dup2(fd, 2);
+	if (fd > 2)
+		close(fd);
+}
+
+static int
+if_flags_up(int s, const char *name)
+{
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0)
+		return -1;
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	return ioctl(s, SIOCSIFFLAGS, &ifr);
+}
+
+/* The kernel's in6_ifreq, which glibc does not declare. */
+struct uk_in6_ifreq {
+	struct in6_addr addr;
+	uint32_t prefixlen;
+	int ifindex;
+};
+
+/*
+ * lo and the uplink up. IPv4 is the kernel's own (ip=... on its command
+ * line, static or DHCP, done before init runs); IPv6 is the static
+ * address and gateway given here, plus whatever router advertisements
+ * bring.
+ */
+static void
+network(const sp_uk *uk, sp_conf *conf)
+{
+	int s4 = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int s6 = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct ifreq ifr;
+	char a[INET6_ADDRSTRLEN];
+	/* The zone publishes the gateway's addresses unless told others. */
+	int publish = conf->zone.na == 0 && conf->zone.naaaa == 0;
+
+	if (s4 < 0 || s6 < 0)
+		fatal("no sockets");
+	if_flags_up(s4, "lo");
+	if (if_flags_up(s4, uk->ifname) != 0)
+		sp_warn("network: %s: %s; serving on loopback only", uk->ifname, strerror(errno));
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", uk->ifname);
+	if (ioctl(s4, SIOCGIFADDR, &ifr) == 0) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
+		inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a));
+		sp_info("network: %s has %s (from the kernel's ip= setting)", uk->ifname, a);
+		if (publish)
+			memcpy(&conf->zone.a[conf->zone.na++], &sin->sin_addr, 4);
+	}
+	if (uk->ip6_prefix) {
+		struct uk_in6_ifreq r;
+		memset(&r, 0, sizeof(r));
+		memcpy(&r.addr, uk->ip6, 16);
+		r.prefixlen = uk->ip6_prefix;
+		r.ifindex = (int)if_nametoindex(uk->ifname);
+		inet_ntop(AF_INET6, uk->ip6, a, sizeof(a));
+		if (ioctl(s6, SIOCSIFADDR, &r) != 0 && errno != EEXIST)
+			sp_warn("network: %s: adding %s: %s", uk->ifname, a, strerror(errno));
+		else
+			sp_info("network: %s has %s/%u", uk->ifname, a, uk->ip6_prefix);
+		if (publish)
+			memcpy(&conf->zone.aaaa[conf->zone.naaaa++], uk->ip6, 16);
+	}
+	if (uk->has_gw6) {
+		struct in6_rtmsg rt;
+		memset(&rt, 0, sizeof(rt));
+		memcpy(&rt.rtmsg_gateway, uk->gw6, 16);
+		rt.rtmsg_ifindex = (int)if_nametoindex(uk->ifname);
+		rt.rtmsg_metric = 1;
+		rt.rtmsg_flags = RTF_UP | RTF_GATEWAY;
+		if (ioctl(s6, SIOCADDRT, &rt) != 0 && errno != EEXIST)
+			sp_warn("network: IPv6 default route: %s", strerror(errno));
+	}
+	close(s4);
+	close(s6);
+}
+
+/* The store: the disk, or memory when there is none. */
+static sp_store *
+storage(const sp_uk *uk)
+{
+	sp_store *s;
+	sp_errmsg e;
+	int rc;
+
+	if (strcmp(uk->disk, "none") != 0) {
+		rc = sp_store_open_block(uk->disk, &s, &e);
+		if (rc == SP_OK) {
+			sp_info("state: on %s", uk->disk);
+			return s;
+		}
+		if (rc != SP_ENOENT)
+			fatal(e.msg);   /* a damaged disk is not silently replaced */
+	}
+	if (sp_store_open_dir(MEMORY_STATE, SP_STORE_CREATE, &s, &e) != SP_OK)
+		fatal(e.msg);
+	sp_warn("state: no disk (%s); running from memory: keys and devices are lost at "
+	    "power-off", uk->disk);
+	return s;
+}
+
+/* First boot: make the cloud, and show what the parent zone needs. */
+static void
+first_boot(sp_store *s, const sp_uk *uk)
+{
+	sp_cloud cloud;
+	sp_key_info *keys;
+	size_t n;
+	sp_errmsg e;
+
+	if (sp_cloud_load(s, &cloud, &e) == SP_OK)
+		return;
+	if (uk->zone[0] == '\0')
+		fatal("no cloud on this disk yet: give signpost_zone=ZONE (and signpost_name=NAME) "
+		    "on the kernel command line for the first boot");
+	if (sp_cloud_create(s, uk->zone, uk->name, NULL, sp_clock_wall(), &cloud, &e) != SP_OK)
+		fatal(e.msg);
+	sp_info("first boot: created the personal cloud %s with this gateway, %s", cloud.zone,
+	    cloud.name);
+	if (sp_keystore_list(s, &keys, &n, &e) != SP_OK)
+		fatal(e.msg);
+	for (size_t i = 0; i < n; i++) {
+		char *text;
+		if (keys[i].role != SP_ROLE_KSK)
+			continue;
+		/* The DS for the parent, and the key itself as a trust anchor. */
+		if (sp_key_ds_text(&keys[i], cloud.zone, 3600, &text) == SP_OK) {
+			printf("signpostd: DS for the parent: %s", text);
+			free(text);
+		}
+		if (sp_key_dnskey_text(&keys[i], cloud.zone, 3600, &text) == SP_OK) {
+			printf("signpostd: trust anchor: %s", text);
+			free(text);
+		}
+	}
+	fflush(stdout);
+	free(keys);
+}
+
+/* The console: "poweroff", typed or sent by the host, stops it cleanly. */
+static void
+on_console(void *arg, int fd, unsigned events)
+{
+	sp_daemon *d = arg;
+	char buf[256];
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+
+	(void)events;
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	if (strstr(buf, "poweroff") != NULL) {
+		sp_info("console: poweroff requested");
+		sp_loop_stop(d->loop);
+	}
+}
+
+static sp_watch *console_watch;
+
+static void
+ready(sp_daemon *d)
+{
+	sp_loop_watch(d->loop, 0, SP_IO_READ, on_console, d, &console_watch);
+	printf("signpostd: ready\n");
+	fflush(stdout);
+}
+
+void
+sp_uk_main(int argc, char **argv, char **envp)
+{
+	static sp_daemon d;
+	sp_uk uk;
+	sp_errmsg e;
+
+	(void)argc;
+	(void)argv;
+	console();
+	/* Init gets only the signals it has handlers for; the loop reads
+	 * them from a signalfd, so the handlers never run. */
+	signal(SIGTERM, noop);
+	signal(SIGINT, noop);
+	signal(SIGPWR, noop);
+	reboot(RB_DISABLE_CAD);   /* Ctrl-Alt-Del sends SIGINT instead */
+	memset(&d, 0, sizeof(d));
+	sp_conf_init(&d.conf);
+	if (sp_uk_settings(envp, &uk, &d.conf, &e) != SP_OK)
+		fatal(e.msg);
+	sp_log_init("signpostd", 0,
+	    d.conf.log_level < 0 ? SP_LOG_INFO : (enum sp_log_level)d.conf.log_level);
+	if (sodium_init() < 0)
+		fatal("libsodium failed to initialise");
+	/* The root is the initramfs, in RAM: /run for sockets, and /var/run
+	 * where wg looks for the tunnel's UAPI socket. */
+	mkdir("/run", 0755);
+	mkdir("/var", 0755);
+	if (symlink("/run", "/var/run") != 0 && errno != EEXIST)
+		fatal("/var/run");
+	if (mkdir(RUN_DIR, 0700) != 0 && errno != EEXIST)
+		fatal(RUN_DIR);
+	snprintf(d.state_dir, sizeof(d.state_dir), "%s", RUN_DIR);
+	memcpy(d.conf.state_dir, d.state_dir, sizeof(d.conf.state_dir));
+	if (!d.conf.interface[0])
+		memcpy(d.conf.interface, SP_DEFAULT_INTERFACE, sizeof(SP_DEFAULT_INTERFACE));
+	if (d.conf.ndns_listen == 0) {
+		const char *why;
+		if (sp_conf_add_listen(&d.conf, "0.0.0.0:53", &why) != SP_OK ||
+		    sp_conf_add_listen(&d.conf, "[::]:53", &why) != SP_OK)
+			fatal(why);
+	}
+	network(&uk, &d.conf);
+	d.store = storage(&uk);
+	first_boot(d.store, &uk);
+	d.ready = ready;
+	sp_daemon_run(&d);
+	halt();
+}
