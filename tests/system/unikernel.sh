@@ -41,6 +41,8 @@ check "...which is the static signpostd" sh -c \
 ip netns add "$NS"
 ip -n "$NS" link set lo up
 mkfifo "$T/console"
+# Held open here too, so a write never waits for a reader that is gone.
+exec 3<>"$T/console"
 DISK=$T/state.img
 truncate -s 16M "$DISK"
 
