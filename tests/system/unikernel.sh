@@ -119,6 +119,19 @@ echo poweroff >"$T/console"
 wait "$QPID" 2>/dev/null
 QPID=
 
+# A wrong setting on the kernel command line stops the boot, saying which.
+ip netns exec "$NS" sh "$ROOT/unikernel/run.sh" --tcg --tap "$TAP" --disk none -- \
+	signpost_rrl-rate=lots 0<>"$T/console" >"$T/console.6.log" 2>&1 &
+QPID=$!
+i=0
+while kill -0 "$QPID" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+check "a bad boot argument stops the boot, naming it" \
+	grep -q "cannot run the gateway: kernel command line:1: rrl-rate 'lots'" "$T/console.6.log"
+check "...and QEMU ends" sh -c "! kill -0 $QPID 2>/dev/null"
+kill "$QPID" 2>/dev/null
+wait "$QPID" 2>/dev/null
+QPID=
+
 # A disk that is not a store is refused, not overwritten.
 head -c 65536 /dev/urandom >"$T/junk"
 truncate -s 16M "$T/junk"
