@@ -41,8 +41,17 @@ while [ $# -gt 0 ]; do
 done
 
 [ -f "$IMAGE" ] || { echo "run.sh: $IMAGE is missing: run 'make unikernel' first" >&2; exit 1; }
+# KVM when QEMU can really start a KVM machine here: a paused one is
+# enough to find a /dev/kvm that is there but broken (as under some
+# nested hypervisors), which would otherwise abort at the first vCPU.
+kvm_works() {
+	[ -w /dev/kvm ] && (echo quit | timeout 10 qemu-system-x86_64 -M microvm -accel kvm \
+		-cpu host -nodefaults -no-user-config -display none -S -monitor stdio \
+		>/dev/null 2>&1) 2>/dev/null
+}
 if [ -z "$ACCEL" ]; then
-	if [ -w /dev/kvm ]; then ACCEL=kvm; else ACCEL=tcg; fi
+	if kvm_works; then ACCEL=kvm; else ACCEL=tcg; fi
+	[ "$ACCEL" = kvm ] || echo "run.sh: KVM is not usable here; emulating (TCG)" >&2
 fi
 # KVM passes the host's CPU through; TCG emulates the most it can.
 if [ "$ACCEL" = kvm ]; then CPU=host; else CPU=max; fi
