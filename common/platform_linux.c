@@ -295,64 +295,116 @@ struct sp_in6_ifreq {
 	int ifindex;
 };
 
+static int
+ifreq_for(const char *ifname, struct ifreq *ifr, sp_errmsg *e)
+{
+	if (strlen(ifname) >= IFNAMSIZ)
+		return sp_errf(e, SP_EINVAL, "interface name '%s' is too long", ifname);
+	memset(ifr, 0, sizeof(*ifr));
+	memcpy(ifr->ifr_name, ifname, strlen(ifname));
+	return SP_OK;
+}
+
+/* The interface's index (<net/if.h>'s if_nametoindex clashes with <linux/if.h>). */
+static int
+ifindex_of(int s, const char *ifname, int *index, sp_errmsg *e)
+{
+	struct ifreq ifr;
+	int rc;
+
+	if ((rc = ifreq_for(ifname, &ifr, e)) != SP_OK)
+		return rc;
+	if (ioctl(s, SIOCGIFINDEX, &ifr) != 0)
+		return sp_errf(e, SP_EIO, "%s: %s", ifname, strerror(errno));
+	*index = ifr.ifr_ifindex;
+	return SP_OK;
+}
+
+int
+sp_if_up(const char *ifname, sp_errmsg *e)
+{
+	struct ifreq ifr;
+	int s, rc;
+
+	if ((rc = ifreq_for(ifname, &ifr, e)) != SP_OK)
+		return rc;
+	if ((s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return sp_errf(e, SP_EIO, "socket: %s", strerror(errno));
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0)
+		rc = sp_errf(e, SP_EIO, "%s: %s", ifname, strerror(errno));
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	if (rc == SP_OK && ioctl(s, SIOCSIFFLAGS, &ifr) != 0)
+		rc = sp_errf(e, SP_EIO, "%s: bring up: %s", ifname, strerror(errno));
+	close(s);
+	return rc;
+}
+
+int
+sp_if_addr6(const char *ifname, const uint8_t addr6[16], unsigned prefix, sp_errmsg *e)
+{
+	struct sp_in6_ifreq a;
+	int s, rc = SP_OK;
+
+	if (prefix > 128)
+		return sp_errf(e, SP_EINVAL, "bad prefix /%u", prefix);
+	if ((s = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return sp_errf(e, SP_EIO, "socket: %s", strerror(errno));
+	memset(&a, 0, sizeof(a));
+	memcpy(&a.addr, addr6, 16);
+	a.prefixlen = prefix;
+	if ((rc = ifindex_of(s, ifname, &a.ifindex, e)) == SP_OK &&
+	    ioctl(s, SIOCSIFADDR, &a) != 0 && errno != EEXIST)
+		rc = sp_errf(e, SP_EIO, "%s: add address: %s", ifname, strerror(errno));
+	close(s);
+	return rc;
+}
+
+int
+sp_route6_add(const char *ifname, const uint8_t dst[16], unsigned dst_prefix,
+    const uint8_t *gw, sp_errmsg *e)
+{
+	struct in6_rtmsg rt;
+	int s, rc = SP_OK;
+
+	if ((s = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return sp_errf(e, SP_EIO, "socket: %s", strerror(errno));
+	memset(&rt, 0, sizeof(rt));
+	memcpy(&rt.rtmsg_dst, dst, 16);
+	rt.rtmsg_dst_len = (uint16_t)dst_prefix;
+	rt.rtmsg_metric = 1;
+	rt.rtmsg_flags = RTF_UP;
+	if (gw != NULL) {
+		memcpy(&rt.rtmsg_gateway, gw, 16);
+		rt.rtmsg_flags |= RTF_GATEWAY;
+	}
+	if ((rc = ifindex_of(s, ifname, &rt.rtmsg_ifindex, e)) == SP_OK &&
+	    ioctl(s, SIOCADDRT, &rt) != 0 && errno != EEXIST)
+		rc = sp_errf(e, SP_EIO, "%s: add route: %s", ifname, strerror(errno));
+	close(s);
+	return rc;
+}
+
 int
 sp_tun_configure(const char *ifname, unsigned mtu, const uint8_t addr6[16], unsigned prefix,
     const uint8_t route6[16], unsigned route_prefix, sp_errmsg *e)
 {
 	struct ifreq ifr;
-	struct sp_in6_ifreq a;
-	struct in6_rtmsg rt;
-	int s4, s6, rc = SP_OK;
+	int s4, rc;
 
-	if (strlen(ifname) >= IFNAMSIZ)
-		return sp_errf(e, SP_EINVAL, "interface name '%s' is too long", ifname);
-	s4 = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	s6 = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (s4 < 0 || s6 < 0) {
-		rc = sp_errf(e, SP_EIO, "socket: %s", strerror(errno));
-		goto out;
-	}
-	memset(&ifr, 0, sizeof(ifr));
-	memcpy(ifr.ifr_name, ifname, strlen(ifname));
+	if ((rc = ifreq_for(ifname, &ifr, e)) != SP_OK)
+		return rc;
+	if ((s4 = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return sp_errf(e, SP_EIO, "socket: %s", strerror(errno));
 	ifr.ifr_mtu = (int)mtu;
-	if (ioctl(s4, SIOCSIFMTU, &ifr) != 0) {
+	if (ioctl(s4, SIOCSIFMTU, &ifr) != 0)
 		rc = sp_errf(e, SP_EIO, "%s: set MTU %u: %s", ifname, mtu, strerror(errno));
-		goto out;
-	}
-	if (ioctl(s4, SIOCGIFFLAGS, &ifr) != 0) {
-		rc = sp_errf(e, SP_EIO, "%s: %s", ifname, strerror(errno));
-		goto out;
-	}
-	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-	if (ioctl(s4, SIOCSIFFLAGS, &ifr) != 0 || ioctl(s4, SIOCGIFINDEX, &ifr) != 0) {
-		rc = sp_errf(e, SP_EIO, "%s: bring up: %s", ifname, strerror(errno));
-		goto out;
-	}
-	memset(&a, 0, sizeof(a));
-	memcpy(&a.addr, addr6, 16);
-	a.prefixlen = prefix;
-	a.ifindex = ifr.ifr_ifindex;
-	if (ioctl(s6, SIOCSIFADDR, &a) != 0 && errno != EEXIST) {
-		rc = sp_errf(e, SP_EIO, "%s: add address: %s", ifname, strerror(errno));
-		goto out;
-	}
-	if (route_prefix > 0) {
-		memset(&rt, 0, sizeof(rt));
-		memcpy(&rt.rtmsg_dst, route6, 16);
-		rt.rtmsg_dst_len = (uint16_t)route_prefix;
-		rt.rtmsg_ifindex = ifr.ifr_ifindex;
-		rt.rtmsg_metric = 1;
-		rt.rtmsg_flags = RTF_UP;
-		if (ioctl(s6, SIOCADDRT, &rt) != 0 && errno != EEXIST) {
-			rc = sp_errf(e, SP_EIO, "%s: add route: %s", ifname, strerror(errno));
-			goto out;
-		}
-	}
-out:
-	if (s4 >= 0)
-		close(s4);
-	if (s6 >= 0)
-		close(s6);
+	close(s4);
+	if (rc == SP_OK)
+		rc = sp_if_up(ifname, e);
+	if (rc == SP_OK)
+		rc = sp_if_addr6(ifname, addr6, prefix, e);
+	if (rc == SP_OK && route_prefix > 0)
+		rc = sp_route6_add(ifname, route6, route_prefix, NULL, e);
 	return rc;
 }
 
@@ -361,15 +413,16 @@ sp_if_addr4(const char *ifname, const uint8_t addr4[4], unsigned prefix, sp_errm
 {
 	struct ifreq ifr;
 	struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
-	uint32_t mask = prefix == 0 ? 0 : htonl(~0u << (32 - prefix));
+	uint32_t mask;
 	int s, rc = SP_OK;
 
-	if (strlen(ifname) >= IFNAMSIZ || prefix > 32)
-		return sp_errf(e, SP_EINVAL, "bad interface or prefix");
+	if (prefix > 32)
+		return sp_errf(e, SP_EINVAL, "bad prefix /%u", prefix);
+	mask = prefix == 0 ? 0 : htonl(~0u << (32 - prefix));
+	if ((rc = ifreq_for(ifname, &ifr, e)) != SP_OK)
+		return rc;
 	if ((s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
 		return sp_errf(e, SP_EIO, "socket: %s", strerror(errno));
-	memset(&ifr, 0, sizeof(ifr));
-	memcpy(ifr.ifr_name, ifname, strlen(ifname));
 	sin->sin_family = AF_INET;
 	memcpy(&sin->sin_addr, addr4, 4);
 	if (ioctl(s, SIOCSIFADDR, &ifr) != 0) {
@@ -382,4 +435,25 @@ sp_if_addr4(const char *ifname, const uint8_t addr4[4], unsigned prefix, sp_errm
 out:
 	close(s);
 	return rc;
+}
+
+int
+sp_cidr_parse(const char *text, int family, uint8_t *addr, unsigned *prefix)
+{
+	char a[INET6_ADDRSTRLEN];
+	const char *slash = strchr(text, '/');
+	unsigned max = family == AF_INET ? 32 : 128;
+	char *end;
+	long p;
+
+	if (slash == NULL || (size_t)(slash - text) >= sizeof(a) || slash[1] < '0' ||
+	    slash[1] > '9')
+		return SP_EINVAL;
+	memcpy(a, text, (size_t)(slash - text));
+	a[slash - text] = '\0';
+	p = strtol(slash + 1, &end, 10);
+	if (inet_pton(family, a, addr) != 1 || *end != '\0' || p < 1 || p > (long)max)
+		return SP_EINVAL;
+	*prefix = (unsigned)p;
+	return SP_OK;
 }

@@ -98,6 +98,15 @@ int sp_unix_connect(const char *path, int *fd, sp_errmsg *e);
 #define SP_TUN_OFFLOAD 1
 int sp_tun_open(const char *name, unsigned flags, int *fd, char *ifname, sp_errmsg *e);
 
+/* Interfaces: up; an IPv6 address; an IPv6 route through it (to gw if
+ * not NULL; dst ::/0 for the default). Need CAP_NET_ADMIN. */
+int sp_if_up(const char *ifname, sp_errmsg *e);
+int sp_if_addr6(const char *ifname, const uint8_t addr6[16], unsigned prefix, sp_errmsg *e);
+int sp_route6_add(const char *ifname, const uint8_t dst[16], unsigned dst_prefix,
+    const uint8_t *gw, sp_errmsg *e);
+/* "ADDRESS/PREFIX" of family (AF_INET or AF_INET6), prefix 1 to 32 or
+ * 128: SP_OK, or SP_EINVAL. Pure. */
+int sp_cidr_parse(const char *text, int family, uint8_t *addr, unsigned *prefix);
 /* Add an IPv4 address/prefix to an interface (its subnet routes to it). */
 int sp_if_addr4(const char *ifname, const uint8_t addr4[4], unsigned prefix, sp_errmsg *e);
 

@@ -289,24 +289,14 @@ set_secondary(sp_conf *c, const char *value, const char **why)
 static int
 set_interface_ipv4(sp_conf *c, const char *value, const char **why)
 {
-	char addr[INET_ADDRSTRLEN];
-	const char *slash = strchr(value, '/');
-	char *end;
-	long prefix;
-
-	if (slash == NULL || (size_t)(slash - value) >= sizeof(addr)) {
+	if (strchr(value, '/') == NULL) {
 		*why = "must be ADDRESS/PREFIX, e.g. 10.99.0.1/24";
 		return SP_ECONFIG;
 	}
-	memcpy(addr, value, (size_t)(slash - value));
-	addr[slash - value] = '\0';
-	prefix = strtol(slash + 1, &end, 10);
-	if (inet_pton(AF_INET, addr, c->interface_ipv4) != 1 || *end != '\0' ||
-	    slash[1] == '\0' || prefix < 1 || prefix > 32) {
+	if (sp_cidr_parse(value, AF_INET, c->interface_ipv4, &c->interface_ipv4_prefix) != SP_OK) {
 		*why = "must be ADDRESS/PREFIX with an IPv4 address and a prefix of 1-32";
 		return SP_ECONFIG;
 	}
-	c->interface_ipv4_prefix = (unsigned)prefix;
 	return SP_OK;
 }
 

@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
-#include <net/route.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sodium.h>
@@ -46,29 +45,6 @@ copy(char *dst, size_t cap, const char *v, const char *key, sp_errmsg *e)
 	return SP_OK;
 }
 
-static int
-addr_prefix(const char *v, uint8_t out[16], unsigned *prefix, const char *key, sp_errmsg *e)
-{
-	char a[INET6_ADDRSTRLEN];
-	const char *slash = strchr(v, '/');
-	char *end;
-	long p;
-
-	if (slash == NULL || (size_t)(slash - v) >= sizeof(a))
-		goto bad;
-	memcpy(a, v, (size_t)(slash - v));
-	a[slash - v] = '\0';
-	p = strtol(slash + 1, &end, 10);
-	if (inet_pton(AF_INET6, a, out) != 1 || *end != '\0' || slash[1] == '\0' || p < 1 ||
-	    p > 128)
-		goto bad;
-	*prefix = (unsigned)p;
-	return SP_OK;
-bad:
-	return sp_errf(e, SP_ECONFIG, "kernel command line: %s=%s: must be IPV6ADDRESS/PREFIX",
-	    key, v);
-}
-
 int
 sp_uk_settings(char *const *env, sp_uk *uk, sp_conf *conf, sp_errmsg *e)
 {
@@ -93,7 +69,7 @@ sp_uk_settings(char *const *env, sp_uk *uk, sp_conf *conf, sp_errmsg *e)
 		memcpy(k, key, (size_t)(eq - key));
 		k[eq - key] = '\0';
 		if (strcmp(k, "zone") == 0)
-			rc = copy(uk->zone, sizeof(uk->zone), v, kv, e);
+			rc = copy(uk->zone, sizeof(uk->zone), v, "signpost_zone", e);
 		else if (strcmp(k, "name") == 0)
 			rc = copy(uk->name, sizeof(uk->name), v, "signpost_name", e);
 		else if (strcmp(k, "disk") == 0)
@@ -101,7 +77,9 @@ sp_uk_settings(char *const *env, sp_uk *uk, sp_conf *conf, sp_errmsg *e)
 		else if (strcmp(k, "if") == 0)
 			rc = copy(uk->ifname, sizeof(uk->ifname), v, "signpost_if", e);
 		else if (strcmp(k, "ip6") == 0)
-			rc = addr_prefix(v, uk->ip6, &uk->ip6_prefix, "signpost_ip6", e);
+			rc = sp_cidr_parse(v, AF_INET6, uk->ip6, &uk->ip6_prefix) == SP_OK ? SP_OK :
+			    sp_errf(e, SP_ECONFIG, "kernel command line: signpost_ip6=%s: must be "
+			    "IPV6ADDRESS/PREFIX", v);
 		else if (strcmp(k, "gw6") == 0) {
 			uk->has_gw6 = inet_pton(AF_INET6, v, uk->gw6) == 1;
 			rc = uk->has_gw6 ? SP_OK : sp_errf(e, SP_ECONFIG,
@@ -176,26 +154,6 @@ console(void)
 		close(fd);
 }
 
-static int
-if_flags_up(int s, const char *name)
-{
-	struct ifreq ifr;
-
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0)
-		return -1;
-	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-	return ioctl(s, SIOCSIFFLAGS, &ifr);
-}
-
-/* The kernel's in6_ifreq, which glibc does not declare. */
-struct uk_in6_ifreq {
-	struct in6_addr addr;
-	uint32_t prefixlen;
-	int ifindex;
-};
-
 /*
  * lo and the uplink up. IPv4 is the kernel's own (ip=... on its command
  * line, static or DHCP, done before init runs); IPv6 is the static
@@ -205,18 +163,19 @@ struct uk_in6_ifreq {
 static void
 network(const sp_uk *uk, sp_conf *conf)
 {
+	static const uint8_t any6[16];
 	int s4 = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	int s6 = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	struct ifreq ifr;
 	char a[INET6_ADDRSTRLEN];
+	sp_errmsg e;
 	/* The zone publishes the gateway's addresses unless told others. */
 	int publish = conf->zone.na == 0 && conf->zone.naaaa == 0;
 
-	if (s4 < 0 || s6 < 0)
+	if (s4 < 0)
 		fatal("no sockets");
-	if_flags_up(s4, "lo");
-	if (if_flags_up(s4, uk->ifname) != 0)
-		sp_warn("network: %s: %s; serving on loopback only", uk->ifname, strerror(errno));
+	sp_if_up("lo", &e);
+	if (sp_if_up(uk->ifname, &e) != SP_OK)
+		sp_warn("network: %s; serving on loopback only", e.msg);
 	memset(&ifr, 0, sizeof(ifr));
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", uk->ifname);
 	if (ioctl(s4, SIOCGIFADDR, &ifr) == 0) {
@@ -226,32 +185,18 @@ network(const sp_uk *uk, sp_conf *conf)
 		if (publish)
 			memcpy(&conf->zone.a[conf->zone.na++], &sin->sin_addr, 4);
 	}
+	close(s4);
 	if (uk->ip6_prefix) {
-		struct uk_in6_ifreq r;
-		memset(&r, 0, sizeof(r));
-		memcpy(&r.addr, uk->ip6, 16);
-		r.prefixlen = uk->ip6_prefix;
-		r.ifindex = (int)if_nametoindex(uk->ifname);
 		inet_ntop(AF_INET6, uk->ip6, a, sizeof(a));
-		if (ioctl(s6, SIOCSIFADDR, &r) != 0 && errno != EEXIST)
-			sp_warn("network: %s: adding %s: %s", uk->ifname, a, strerror(errno));
+		if (sp_if_addr6(uk->ifname, uk->ip6, uk->ip6_prefix, &e) != SP_OK)
+			sp_warn("network: adding %s: %s", a, e.msg);
 		else
 			sp_info("network: %s has %s/%u", uk->ifname, a, uk->ip6_prefix);
 		if (publish)
 			memcpy(&conf->zone.aaaa[conf->zone.naaaa++], uk->ip6, 16);
 	}
-	if (uk->has_gw6) {
-		struct in6_rtmsg rt;
-		memset(&rt, 0, sizeof(rt));
-		memcpy(&rt.rtmsg_gateway, uk->gw6, 16);
-		rt.rtmsg_ifindex = (int)if_nametoindex(uk->ifname);
-		rt.rtmsg_metric = 1;
-		rt.rtmsg_flags = RTF_UP | RTF_GATEWAY;
-		if (ioctl(s6, SIOCADDRT, &rt) != 0 && errno != EEXIST)
-			sp_warn("network: IPv6 default route: %s", strerror(errno));
-	}
-	close(s4);
-	close(s6);
+	if (uk->has_gw6 && sp_route6_add(uk->ifname, any6, 0, uk->gw6, &e) != SP_OK)
+		sp_warn("network: IPv6 default route: %s", e.msg);
 }
 
 /* The store: the disk, or memory when there is none. */
