@@ -259,11 +259,11 @@ schedule(sp_tunnel *t, uint64_t delay_ms)
 /* Send the batch: consecutive equal-sized datagrams to one peer go as one
  * UDP_SEGMENT message (the last may be shorter), the rest one by one. */
 static void
-send_batch(sp_tunnel *t, int out)
+send_batch(sp_tunnel *t, int first, int out)
 {
 	int nmsg = 0;
 
-	for (int i = 0; i < out;) {
+	for (int i = first; i < out;) {
 		struct msghdr *m = &t->msg[nmsg].msg_hdr;
 		size_t seg = t->slen[i], bytes = 0;
 		int j = i;
@@ -290,7 +290,6 @@ send_batch(sp_tunnel *t, int out)
 			c->cmsg_len = CMSG_LEN(sizeof(size));
 			memcpy(CMSG_DATA(c), &size, sizeof(size));
 		}
-		t->sto[i]->tx_bytes += bytes;
 		nmsg++;
 		i = j;
 	}
@@ -300,13 +299,14 @@ send_batch(sp_tunnel *t, int out)
 			sent += m;
 			continue;
 		}
-		/* A kernel or device without UDP GSO refuses it: send this batch
-		 * and the rest without. A full socket buffer drops, as UDP does. */
+		/* A kernel or device without UDP GSO refuses it: send what is
+		 * left of the batch, and everything after, without. A full socket
+		 * buffer drops, as UDP does. */
 		if (t->gso && (errno == EIO || errno == EINVAL || errno == ENOPROTOOPT)) {
 			sp_warn("tunnel: UDP segmentation offload failed (%s); sending without",
 			    strerror(errno));
 			t->gso = 0;
-			send_batch(t, out);
+			send_batch(t, (int)(t->msg[sent].msg_hdr.msg_iov - t->iov), out);
 		}
 		break;
 	}
@@ -327,7 +327,7 @@ on_tun(void *arg, int fd, unsigned events)
 		ssize_t n = read(fd, t->rbuf, sizeof(t->rbuf));
 		const uint8_t *pkt = t->rbuf + SP_VNET_HDR_LEN, *src, *dst;
 		size_t len = (size_t)n - SP_VNET_HDR_LEN;
-		int family, k;
+		int family, k, i;
 		sp_vnet_hdr h;
 		struct tpeer *p;
 
@@ -344,7 +344,7 @@ on_tun(void *arg, int fd, unsigned events)
 		k = sp_offload_segment(&h, pkt, len, t->slot[out] + SP_WG_TRANSPORT_HEADER, SLOT,
 		    SLOT - SP_WG_TRANSPORT_OVERHEAD - 16, (size_t)(BATCH - out), &t->slen[out]);
 		if (k < 0 && out > 0) {
-			send_batch(t, out);
+			send_batch(t, 0, out);
 			out = 0;
 			k = sp_offload_segment(&h, pkt, len, t->slot[0] + SP_WG_TRANSPORT_HEADER,
 			    SLOT, SLOT - SP_WG_TRANSPORT_OVERHEAD - 16, BATCH, t->slen);
@@ -353,32 +353,32 @@ on_tun(void *arg, int fd, unsigned events)
 			t->dropped_offload++;
 			continue;
 		}
-		for (int i = out; i < out + k; i++) {
-			uint8_t *plain = t->slot[i] + SP_WG_TRANSPORT_HEADER;
+		/* All k go to p. Once one cannot be encrypted (no session yet,
+		 * or its keys are spent), neither can the rest: the slow path
+		 * queues them and starts a handshake. */
+		for (i = out; i < out + k; i++) {
 			size_t clen;
-			if (!p->has_endpoint || sp_wg_encrypt(t->wg, p->wp, plain, t->slen[i], now,
-			    t->slot[i], SLOT, &clen) != SP_OK) {
-				/* No session yet: the slow path queues and handshakes. */
-				memcpy(t->buf + SP_WG_TRANSPORT_HEADER, plain, t->slen[i]);
-				send_packet(t, p, t->buf, t->slen[i]);
-				memmove(&t->slen[i], &t->slen[i + 1], (size_t)(out + k - i - 1) *
-				    sizeof(t->slen[0]));
-				memmove(t->slot[i], t->slot[i + 1], (size_t)(out + k - i - 1) * SLOT);
-				k--;
-				i--;
-				continue;
-			}
+			if (!p->has_endpoint || sp_wg_encrypt(t->wg, p->wp,
+			    t->slot[i] + SP_WG_TRANSPORT_HEADER, t->slen[i], now, t->slot[i], SLOT,
+			    &clen) != SP_OK)
+				break;
 			t->slen[i] = clen;
 			t->sto[i] = p;
+			p->tx_bytes += clen;
 		}
-		out += k;
+		for (int j = i; j < out + k; j++) {
+			memcpy(t->buf + SP_WG_TRANSPORT_HEADER, t->slot[j] + SP_WG_TRANSPORT_HEADER,
+			    t->slen[j]);
+			send_packet(t, p, t->buf, t->slen[j]);
+		}
+		out = i;
 		if (out == BATCH) {
-			send_batch(t, out);
+			send_batch(t, 0, out);
 			out = 0;
 		}
 	}
 	if (out > 0)
-		send_batch(t, out);
+		send_batch(t, 0, out);
 }
 
 /* Write what the receive batch decrypted to TUN, runs of a TCP flow as
@@ -386,7 +386,8 @@ on_tun(void *arg, int fd, unsigned events)
 static void
 flush_gro(sp_tunnel *t)
 {
-	static const uint8_t lone[SP_VNET_HDR_LEN] = { 2 /* DATA_VALID: see offload.h */ };
+	/* Authenticated by its AEAD tag: no checksum check (sp_offload.h). */
+	static const uint8_t lone[SP_VNET_HDR_LEN] = { SP_VNET_F_DATA_VALID };
 	sp_gro *g = &t->gro;
 
 	sp_gro_finish(g);

@@ -31,6 +31,7 @@ typedef struct sp_vnet_hdr {
 } sp_vnet_hdr;
 #define SP_VNET_HDR_LEN 10
 #define SP_VNET_F_NEEDS_CSUM 1
+#define SP_VNET_F_DATA_VALID 2
 #define SP_VNET_GSO_NONE 0
 #define SP_VNET_GSO_TCPV4 1
 #define SP_VNET_GSO_TCPV6 4
