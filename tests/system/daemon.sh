@@ -89,18 +89,35 @@ check "...with the words 'wrong passphrase'" sh -c "printf '%s' \"\$1\" | grep -
 check "the right passphrase starts it" start_daemon "$P" --passphrase-file "$T/pass"
 run_expect "and it answers" 0 "carol.example." sp --state "$P" status
 stop_daemon TERM
+cp "$T/daemon.log" "$T/sealed.log"
 if grep -q 'hunter' "$T/daemon.log"; then not_ok "the passphrase is not logged"; else ok "the passphrase is not logged"; fi
 
-# Secrets of unsealed keys never reach the log, even at debug level.
+# Secrets of unsealed keys never reach the log, even at debug level. The
+# logs of both runs are searched for the seed of each of the three keys
+# `init` made and for the passphrase, each as written and in hex; the count
+# stops a run that finds no key file from passing.
 start_daemon "$S" --log-level debug
 sp --state "$S" status >/dev/null
 stop_daemon TERM
-leak=0
+cat "$T/sealed.log" "$T/daemon.log" >"$T/logs"
+hex() { od -An -v -tx1 | tr -d ' \n'; }
+leaks=
+searched=0
+logged() {          # logged NAME TEXT HEX
+	searched=$((searched + 1))
+	grep -qF -- "$2" "$T/logs" && leaks="$leaks $1"
+	grep -qiF -- "$3" "$T/logs" && leaks="$leaks $1(hex)"
+}
 for k in "$S"/keys/*.key; do
-	secret=$(sed -n 's/^secret //p' "$k")
-	[ -n "$secret" ] && grep -qF "$secret" "$T/daemon.log" && leak=1
+	seed=$(sed -n 's/^secret //p' "$k" 2>/dev/null)
+	[ -n "$seed" ] && logged "${k##*/}" "$seed" "$(printf '%s' "$seed" | base64 -d | hex)"
 done
-check "no private key appears in the log" test "$leak" -eq 0
+PASSPHRASE=$(head -n 1 "$T/pass")
+logged passphrase "$PASSPHRASE" "$(printf '%s' "$PASSPHRASE" | hex)"
+echo "# searched the log for $searched secrets in 2 encodings"
+check "the log was searched for 4 secrets (3 seeds, the passphrase)" test "$searched" -eq 4
+check "no private key or passphrase appears in the log, as written or in hex${leaks:+ (found:$leaks)}" \
+	test -z "$leaks"
 
 # Damaged key files: a clear error naming the file, and nothing changes.
 KEY=$(ls "$S"/keys/zsk-*.key)

@@ -19,7 +19,25 @@ i=0
 until wg_exec A wg show "$SP" >/dev/null 2>&1 || [ $i -gt 50 ]; do sleep 0.1; i=$((i + 1)); done
 check "signpostd's interface answers wg show" wg_exec A wg show "$SP"
 SP_PUB=$(wg_exec A wg show "$SP" public-key)
-check "its public key is the device key's X25519 form" test -n "$SP_PUB"
+# The device's WireGuard key as libsodium derives it from the Ed25519 seed
+# (crypto_sign_ed25519_sk_to_curve25519): the first half of SHA-512 of the
+# seed, clamped, which wg pubkey does itself. Nothing if the state has not
+# exactly one unsealed device key.
+device_x25519_pub() {
+	set -- "$1"/keys/device-*.key
+	[ $# -eq 1 ] && [ -f "$1" ] || return 1
+	seed=$(sed -n 's/^secret //p' "$1")
+	[ -n "$seed" ] || return 1
+	printf '%s' "$seed" | base64 -d | sha512sum | cut -c1-64 | tr a-f A-F |
+		basenc --base16 -d | base64 | wg pubkey
+}
+same_key() {        # same_key GOT WANT
+	[ -n "$2" ] && [ "$1" = "$2" ] && return 0
+	echo "# wg show says '$1', the device key gives '$2'"
+	return 1
+}
+check "its public key is the device key's X25519 form" \
+	same_key "$SP_PUB" "$(device_x25519_pub "$T/a")"
 check "the interface has the device's overlay address" sh -c \
 	"ip -n '$WG_A_NS' -6 addr show dev '$SP' | grep -q 'inet6 fd[0-9a-f:]*/128'"
 check "and a route to the zone's /48" sh -c "ip -n '$WG_A_NS' -6 route show dev '$SP' | grep -q '/48'"

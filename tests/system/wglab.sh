@@ -3,7 +3,8 @@
 # on either side. Sourced after lib.sh (and after lab.sh, if a test uses
 # both). Needs root, iproute2, util-linux's setsid, wireguard-go and
 # wireguard-tools, and for the tests iputils-ping, netcat-openbsd, iperf3 and
-# jq; wg_lab_up installs whichever are missing from Debian.
+# jq. scripts/install-deps.sh installs them (`make test` runs it); wg_lab_up
+# only checks, and stops naming the missing packages.
 #
 #   wg_lab_up                        namespaces, veth, underlay addresses; exports
 #                                    WG_A_NS WG_B_NS WG_A_IP WG_B_IP WG_A_IP6 WG_B_IP6
@@ -96,8 +97,8 @@ wg_exec() {
 	ip netns exec "$_w_ns" "$@"
 }
 
-# The tools come from Debian; only the missing packages are installed, so a
-# ready machine costs nothing. scripts/install-deps.sh should list them too.
+# A test installs nothing: scripts/install-deps.sh installs what every test
+# needs, so a missing tool here means it was not run.
 wg_lab_deps() {
 	_w_missing=
 	for _w_pair in ip:iproute2 ss:iproute2 setsid:util-linux wg:wireguard-tools \
@@ -109,16 +110,8 @@ wg_lab_deps() {
 	# nc alone could be the traditional netcat, whose flags differ.
 	command -v nc >/dev/null 2>&1 && ! nc -h 2>&1 | grep -q -- '-N' &&
 		_w_missing="$_w_missing netcat-openbsd"
-	[ -n "$_w_missing" ] || return 0
-	command -v apt-get >/dev/null 2>&1 ||
-		wg_lab_die "missing packages:$_w_missing, and no apt-get to install them"
-	echo "# wglab: installing$_w_missing" >&2
-	export DEBIAN_FRONTEND=noninteractive
-	# shellcheck disable=SC2086
-	{ apt-get install -y -qq --no-install-recommends $_w_missing ||
-		{ apt-get update -qq && apt-get install -y -qq --no-install-recommends $_w_missing; }
-	} >"$T/apt.log" 2>&1 ||
-		wg_lab_die "cannot install$_w_missing" "$T/apt.log"
+	[ -z "$_w_missing" ] ||
+		wg_lab_die "missing Debian packages:$_w_missing; run scripts/install-deps.sh (or make test, which runs it)"
 }
 
 wg_lab_up() {

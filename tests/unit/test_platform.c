@@ -1,8 +1,7 @@
 /*
  * common/platform_linux.c: address parsing and formatting, UDP/TCP/Unix
- * sockets on loopback and in a temporary directory, TUN inside a private
- * network namespace (skipped without root or /dev/net/tun), the monotonic
- * clock and randomness.
+ * sockets on loopback and in a temporary directory, the monotonic clock
+ * and randomness. TUN needs root: it is in test_platform_root.c.
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -15,17 +14,13 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "sp_platform.h"
@@ -363,81 +358,6 @@ test_unix_path_too_long_is_einval(void **state)
 	assert_int_equal(fd, -1);
 }
 
-/* ---- TUN -------------------------------------------------------------- */
-
-/* Exit codes of the TUN child, to say which step failed. */
-enum {
-	TUN_OK = 0, TUN_NO_NS = 1, TUN_OPEN = 2, TUN_NAME = 3, TUN_SYSFS = 4,
-	TUN_NOT_THERE = 5, TUN_FD = 6,
-};
-
-static int
-tun_child(void)
-{
-	char ifname[IFNAMSIZ] = "";
-	sp_errmsg e = { "" };
-	struct stat st;
-	int fd = -1;
-
-	/* A new network namespace keeps the host untouched; a new mount
-	 * namespace lets us mount a sysfs that shows that network namespace. */
-	if (unshare(CLONE_NEWNET | CLONE_NEWNS) != 0)
-		return TUN_NO_NS;
-	if (sp_tun_open("sptest0", 0, &fd, ifname, &e) != SP_OK) {
-		fprintf(stderr, "sp_tun_open: %s\n", e.msg);
-		return TUN_OPEN;
-	}
-	if (strcmp(ifname, "sptest0") != 0)
-		return TUN_NAME;
-	if (fd < 0 || !(fcntl(fd, F_GETFL) & O_NONBLOCK))
-		return TUN_FD;
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
-	    mount("sysfs", "/sys", "sysfs", 0, NULL) != 0)
-		return TUN_SYSFS;
-	if (stat("/sys/class/net/sptest0", &st) != 0)
-		return TUN_NOT_THERE;
-	close(fd);
-	return TUN_OK;
-}
-
-static void
-test_tun_open_in_private_netns(void **state)
-{
-	int status;
-	pid_t pid;
-
-	(void)state;
-	if (geteuid() != 0 || access("/dev/net/tun", F_OK) != 0)
-		skip();
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0)
-		_exit(tun_child());
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	if (WEXITSTATUS(status) == TUN_NO_NS)
-		skip();
-	assert_int_equal(WEXITSTATUS(status), TUN_OK);
-	/* The device lived and died in the child's namespace. */
-	assert_int_equal(if_nametoindex("sptest0"), 0);
-}
-
-static void
-test_tun_name_too_long_is_einval(void **state)
-{
-	char ifname[IFNAMSIZ];
-	sp_errmsg e = { "" };
-	int fd = -1, rc;
-
-	(void)state;
-	if (access("/dev/net/tun", R_OK | W_OK) != 0)
-		skip();
-	rc = sp_tun_open("a-name-much-too-long", 0, &fd, ifname, &e);
-	assert_int_equal(rc, SP_EINVAL);
-	assert_int_equal(fd, -1);
-	assert_non_null(strstr(e.msg, "a-name-much-too-long"));
-}
-
 /* ---- Clock and randomness -------------------------------------------- */
 
 static void
@@ -486,8 +406,6 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_unix_listen_live_is_eexist_stale_is_replaced, unix_setup, unix_teardown),
 		cmocka_unit_test_setup_teardown(test_unix_connect_nothing_is_enotrunning, unix_setup, unix_teardown),
 		cmocka_unit_test(test_unix_path_too_long_is_einval),
-		cmocka_unit_test(test_tun_open_in_private_netns),
-		cmocka_unit_test(test_tun_name_too_long_is_einval),
 		cmocka_unit_test(test_clock_mono_non_decreasing),
 		cmocka_unit_test(test_random_fills_and_differs),
 	};
