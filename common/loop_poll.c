@@ -32,11 +32,13 @@ struct sp_watch {
 };
 
 struct sp_timer {
+	sp_loop *loop;
 	uint64_t due;
 	uint64_t seq;   /* keeps equal deadlines in arming order */
 	sp_timer_cb cb;
 	void *arg;
-	bool dead;
+	bool armed;     /* in the loop's list */
+	bool oneshot;   /* sp_loop_timer's: freed once fired or cancelled */
 	sp_timer *next;
 };
 
@@ -48,7 +50,7 @@ struct signal_handler {
 
 struct sp_loop {
 	sp_watch *watches;
-	sp_timer *timers;          /* sorted by (due, seq) */
+	sp_timer *timers;          /* the armed ones, sorted by (due, seq) */
 	uint64_t seq;
 	bool stop;
 	int sigfd;
@@ -75,7 +77,6 @@ static void
 reap(sp_loop *l)
 {
 	sp_watch **wp = &l->watches;
-	sp_timer **tp = &l->timers;
 
 	while (*wp != NULL) {
 		sp_watch *w = *wp;
@@ -86,17 +87,10 @@ reap(sp_loop *l)
 			wp = &w->next;
 		}
 	}
-	while (*tp != NULL) {
-		sp_timer *t = *tp;
-		if (t->dead) {
-			*tp = t->next;
-			free(t);
-		} else {
-			tp = &t->next;
-		}
-	}
 }
 
+/* Armed timers are in the loop's list; an owner's timer that is not armed
+ * is in no list and is the owner's to free. */
 void
 sp_loop_free(sp_loop *l)
 {
@@ -104,9 +98,18 @@ sp_loop_free(sp_loop *l)
 		return;
 	for (sp_watch *w = l->watches; w != NULL; w = w->next)
 		w->dead = true;
-	for (sp_timer *t = l->timers; t != NULL; t = t->next)
-		t->dead = true;
 	reap(l);
+	while (l->timers != NULL) {
+		sp_timer *t = l->timers;
+		l->timers = t->next;
+		t->armed = false;
+		t->next = NULL;
+		/* An owner's timer outlives the loop only until its owner frees
+		 * it; it must not point at a loop that is gone. */
+		t->loop = NULL;
+		if (t->oneshot)
+			free(t);
+	}
 	if (l->sigfd >= 0) {
 		close(l->sigfd);
 		sigprocmask(SIG_UNBLOCK, &l->sigmask, NULL);
@@ -148,21 +151,78 @@ sp_watch_cancel(sp_watch *w)
 }
 
 int
-sp_loop_timer(sp_loop *l, uint64_t delay_ms, sp_timer_cb cb, void *arg,
-    sp_timer **out)
+sp_timer_new(sp_loop *l, sp_timer_cb cb, void *arg, sp_timer **out)
 {
-	sp_timer *t = calloc(1, sizeof(*t)), **p;
+	sp_timer *t = calloc(1, sizeof(*t));
 
 	if (t == NULL)
 		return SP_ENOMEM;
-	t->due = sp_clock_mono_ms() + delay_ms;
-	t->seq = l->seq++;
+	t->loop = l;
 	t->cb = cb;
 	t->arg = arg;
+	*out = t;
+	return SP_OK;
+}
+
+void
+sp_timer_disarm(sp_timer *t)
+{
+	sp_timer **p;
+
+	if (t == NULL || !t->armed)
+		return;
+	for (p = &t->loop->timers; *p != NULL && *p != t; p = &(*p)->next)
+		;
+	if (*p == t)
+		*p = t->next;
+	t->next = NULL;
+	t->armed = false;
+}
+
+void
+sp_timer_arm(sp_timer *t, uint64_t delay_ms)
+{
+	sp_loop *l = t->loop;
+	sp_timer **p;
+
+	if (l == NULL)
+		return;
+	sp_timer_disarm(t);
+	t->due = sp_clock_mono_ms() + delay_ms;
+	t->seq = l->seq++;
 	for (p = &l->timers; *p != NULL && (*p)->due <= t->due; p = &(*p)->next)
 		;
 	t->next = *p;
 	*p = t;
+	t->armed = true;
+}
+
+int
+sp_timer_armed(const sp_timer *t)
+{
+	return t != NULL && t->armed;
+}
+
+void
+sp_timer_free(sp_timer *t)
+{
+	if (t == NULL)
+		return;
+	sp_timer_disarm(t);
+	free(t);
+}
+
+int
+sp_loop_timer(sp_loop *l, uint64_t delay_ms, sp_timer_cb cb, void *arg,
+    sp_timer **out)
+{
+	sp_timer *t;
+	int rc;
+
+	if ((rc = sp_timer_new(l, cb, arg, &t)) != SP_OK)
+		return rc;
+	t->oneshot = true;
+	sp_timer_arm(t, delay_ms);
 	if (out != NULL)
 		*out = t;
 	return SP_OK;
@@ -171,8 +231,7 @@ sp_loop_timer(sp_loop *l, uint64_t delay_ms, sp_timer_cb cb, void *arg,
 void
 sp_timer_cancel(sp_timer *t)
 {
-	if (t != NULL)
-		t->dead = true;
+	sp_timer_free(t);
 }
 
 static void
@@ -214,19 +273,30 @@ sp_loop_signal(sp_loop *l, int signo, sp_signal_cb cb, void *arg)
 	return SP_OK;
 }
 
+/*
+ * Fire what is due. The list is sorted by (due, seq), and the head is taken
+ * off before its callback runs, so callbacks may arm, disarm or free any
+ * timer. A timer armed by a callback waits for the next pass, even with a
+ * zero delay (its seq is new, and everything due before it sorts ahead of
+ * it), so a callback that re-arms itself cannot starve I/O.
+ */
 static void
 run_timers(sp_loop *l)
 {
 	uint64_t now = sp_clock_mono_ms(), armed_before = l->seq;
 
-	/* A timer armed by a callback waits for the next pass, even with a
-	 * zero delay, so a callback that re-arms itself cannot starve I/O. */
-	for (sp_timer *t = l->timers; t != NULL && t->due <= now && !l->stop;
-	    t = t->next) {
-		if (t->dead || t->seq >= armed_before)
-			continue;
-		t->dead = true;
-		t->cb(t->arg);
+	while (!l->stop && l->timers != NULL && l->timers->due <= now &&
+	    l->timers->seq < armed_before) {
+		sp_timer *t = l->timers;
+		sp_timer_cb cb = t->cb;
+		void *arg = t->arg;
+
+		l->timers = t->next;
+		t->next = NULL;
+		t->armed = false;
+		if (t->oneshot)
+			free(t);
+		cb(arg);
 	}
 }
 

@@ -43,6 +43,21 @@ sp_random(void *buf, size_t len)
 	randombytes_buf(buf, len);
 }
 
+static void
+system_fill(void *ctx, void *buf, size_t len)
+{
+	(void)ctx;
+	randombytes_buf(buf, len);
+}
+
+const sp_rng *
+sp_platform_rng(void)
+{
+	static const sp_rng system_rng = { system_fill, NULL };
+
+	return &system_rng;
+}
+
 int
 sp_addr_parse(const char *text, struct sockaddr_storage *out, socklen_t *len)
 {

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 
 #include "sp_err.h"
+#include "sp_rng.h"
 
 /* ---- Clock ----------------------------------------------------------- */
 
@@ -31,6 +32,8 @@ int64_t sp_clock_wall(void);
 
 /* Cryptographically secure; cannot fail (libsodium aborts if it must). */
 void sp_random(void *buf, size_t len);
+/* The same generator as an sp_rng, for the cores (sp_rng.h). Static. */
+const sp_rng *sp_platform_rng(void);
 
 /* ---- Event loop: file descriptors, timers, signals ------------------- */
 
@@ -58,10 +61,25 @@ void sp_watch_set_events(sp_watch *w, unsigned events);
 /* Safe to call from inside any callback, including w's own. NULL is a no-op. */
 void sp_watch_cancel(sp_watch *w);
 
-/* Fire cb once, delay_ms from now (monotonic). */
+/*
+ * Timers. A timer made with sp_timer_new belongs to its owner and is armed
+ * as often as the owner likes: arming never allocates, so it cannot fail,
+ * and a daemon's periodic work cannot be lost to a failed re-arm. The
+ * callback runs once per arming, on the loop.
+ */
+int sp_timer_new(sp_loop *loop, sp_timer_cb cb, void *arg, sp_timer **out);
+/* (Re)arm to fire delay_ms from now (monotonic); replaces any earlier arming. */
+void sp_timer_arm(sp_timer *t, uint64_t delay_ms);
+void sp_timer_disarm(sp_timer *t);
+int sp_timer_armed(const sp_timer *t);
+/* Disarm and free; NULL is a no-op; safe from any callback, its own too. */
+void sp_timer_free(sp_timer *t);
+
+/* A one-shot timer: fire cb once, delay_ms from now, then it is freed. */
 int sp_loop_timer(sp_loop *loop, uint64_t delay_ms, sp_timer_cb cb, void *arg,
     sp_timer **out);
-/* Safe from any callback; must not be called on a timer that has fired. */
+/* Cancel a one-shot timer that has not fired yet (a fired one is gone);
+ * safe from any callback. NULL is a no-op. */
 void sp_timer_cancel(sp_timer *t);
 
 /* Deliver signo to cb from the loop. Blocks the signal for normal delivery. */
@@ -139,6 +157,9 @@ struct sp_store_ops {
 	    int (*cb)(void *arg, const char *name), void *arg, sp_errmsg *e);
 	/* A description for messages, e.g. the directory's path. */
 	const char *(*where)(sp_store *s);
+	/* Take the store for this process alone until it is closed: SP_EEXIST
+	 * (naming the holder where it can) if another process has it. */
+	int (*lock)(sp_store *s, sp_errmsg *e);
 	void (*close)(sp_store *s);
 };
 
@@ -165,6 +186,10 @@ int sp_store_del(sp_store *s, const char *name, sp_errmsg *e);
 int sp_store_list(sp_store *s, const char *dir,
     int (*cb)(void *arg, const char *name), void *arg, sp_errmsg *e);
 const char *sp_store_where(sp_store *s);
+/* The daemon holds the lock for its lifetime and the CLI around an offline
+ * change, so two writers never interleave (a directory store locks the
+ * file "lock" in it with flock). Released by sp_store_close. */
+int sp_store_lock(sp_store *s, sp_errmsg *e);
 void sp_store_release(uint8_t *data, size_t len);
 void sp_store_close(sp_store *s);
 /* True if name is a valid store name. Pure. */

@@ -85,6 +85,12 @@ sp_store_where(sp_store *s)
 	return s->ops->where(s);
 }
 
+int
+sp_store_lock(sp_store *s, sp_errmsg *e)
+{
+	return s->ops->lock(s, e);
+}
+
 void
 sp_store_release(uint8_t *data, size_t len)
 {

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -331,6 +332,19 @@ bs_where(sp_store *s)
 	return ((blk_store *)s)->path;
 }
 
+/* The device itself is locked: one writer of a disk at a time. */
+static int
+bs_lock(sp_store *s, sp_errmsg *e)
+{
+	blk_store *b = (blk_store *)s;
+
+	if (flock(b->fd, LOCK_EX | LOCK_NB) == 0)
+		return SP_OK;
+	if (errno == EWOULDBLOCK)
+		return sp_errf(e, SP_EEXIST, "%s: in use by another signpostd", b->path);
+	return sp_errf(e, SP_EIO, "%s: lock: %s", b->path, strerror(errno));
+}
+
 static void
 bs_close(sp_store *s)
 {
@@ -342,7 +356,7 @@ bs_close(sp_store *s)
 }
 
 static const struct sp_store_ops blk_ops = {
-	bs_get, bs_put, bs_del, bs_list, bs_where, bs_close,
+	bs_get, bs_put, bs_del, bs_list, bs_where, bs_lock, bs_close,
 };
 
 /* Read the copy in one half; 0 and its entries if it is whole. */

@@ -13,12 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct file_store {
 	struct sp_store base;
 	int dirfd;
+	int lockfd;          /* STATE/lock while we hold it, else -1 */
 	char path[4096];
 } file_store;
 
@@ -291,17 +293,57 @@ fs_where(sp_store *s)
 	return ((file_store *)s)->path;
 }
 
+/*
+ * flock on STATE/lock: the kernel drops it when the holder exits, however it
+ * exits, so a crash never leaves a stale lock behind. The holder's pid is
+ * written into the file only to name it in the refusal.
+ */
+static int
+fs_lock(sp_store *s, sp_errmsg *e)
+{
+	file_store *fs = (file_store *)s;
+	char pid[32] = "";
+	ssize_t n;
+	int fd;
+
+	if (fs->lockfd >= 0)
+		return SP_OK;
+	fd = openat(fs->dirfd, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return sp_errf(e, SP_EIO, "%s/lock: %s", fs->path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int err = errno;
+		if (err == EWOULDBLOCK && (n = pread(fd, pid, sizeof(pid) - 1, 0)) > 0)
+			pid[n] = '\0';
+		close(fd);
+		pid[strcspn(pid, "\n")] = '\0';
+		if (err == EWOULDBLOCK)
+			return sp_errf(e, SP_EEXIST, "%s/lock: another signpostd or signpost is "
+			    "already running on this state directory%s%s%s", fs->path,
+			    pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "");
+		return sp_errf(e, SP_EIO, "%s/lock: %s", fs->path, strerror(err));
+	}
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	/* Only informative: a failure to record the pid changes nothing. */
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n)
+		pid[0] = '\0';
+	fs->lockfd = fd;
+	return SP_OK;
+}
+
 static void
 fs_close(sp_store *s)
 {
 	file_store *fs = (file_store *)s;
 
+	if (fs->lockfd >= 0)
+		close(fs->lockfd);
 	close(fs->dirfd);
 	free(fs);
 }
 
 static const struct sp_store_ops file_ops = {
-	fs_get, fs_put, fs_del, fs_list, fs_where, fs_close,
+	fs_get, fs_put, fs_del, fs_list, fs_where, fs_lock, fs_close,
 };
 
 int
@@ -333,6 +375,7 @@ sp_store_open_dir(const char *path, int flags, sp_store **out, sp_errmsg *e)
 	}
 	fs->base.ops = &file_ops;
 	fs->dirfd = fd;
+	fs->lockfd = -1;
 	memcpy(fs->path, path, strlen(path) + 1);
 	*out = &fs->base;
 	return SP_OK;

@@ -130,7 +130,7 @@ count_one(void *arg, const char *name)
 
 int
 sp_cloud_create(sp_store *s, const char *zone, const char *name,
-    const sp_seal *seal, int64_t now, sp_cloud *out, sp_errmsg *e)
+    const sp_seal *seal, int64_t now, const sp_rng *rng, sp_cloud *out, sp_errmsg *e)
 {
 	static const sp_key_role roles[] = { SP_ROLE_KSK, SP_ROLE_ZSK, SP_ROLE_DEVICE };
 	char text[1024];
@@ -168,12 +168,17 @@ sp_cloud_create(sp_store *s, const char *zone, const char *name,
 
 	for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++) {
 		sp_key *k;
-		if ((rc = sp_key_generate(roles[i], now, &k)) != SP_OK)
+		if ((rc = sp_key_generate(roles[i], now, rng, &k)) != SP_OK)
 			return sp_errf(e, rc, "generating a %s: %s",
 			    sp_key_role_name(roles[i]), sp_strerror(rc));
 		if (roles[i] == SP_ROLE_KSK)
 			sp_ula_prefix(c.zone, sp_key_info_of(k)->pub, c.prefix);
-		rc = sp_keystore_add(s, k, seal, e);
+		if (seal != NULL && (rc = sp_key_seal(k, seal, rng)) != SP_OK) {
+			sp_key_free(k);
+			return sp_errf(e, rc, "sealing the %s: %s", sp_key_role_name(roles[i]),
+			    sp_strerror(rc));
+		}
+		rc = sp_keystore_add(s, k, e);
 		sp_key_free(k);
 		if (rc != SP_OK)
 			return rc;

@@ -142,7 +142,7 @@ sp_key_from_seed(sp_key_role role, const uint8_t seed[SP_KEY_SEED_BYTES],
 }
 
 int
-sp_key_generate(sp_key_role role, int64_t created, sp_key **out)
+sp_key_generate(sp_key_role role, int64_t created, const sp_rng *rng, sp_key **out)
 {
 	unsigned char *seed;
 	int rc;
@@ -152,7 +152,7 @@ sp_key_generate(sp_key_role role, int64_t created, sp_key **out)
 	seed = sodium_malloc(SP_KEY_SEED_BYTES);
 	if (seed == NULL)
 		return SP_ENOMEM;
-	randombytes_buf(seed, SP_KEY_SEED_BYTES);
+	sp_rng_fill(rng, seed, SP_KEY_SEED_BYTES);
 	rc = sp_key_from_seed(role, seed, created, out);
 	sodium_free(seed);
 	return rc;

@@ -69,7 +69,7 @@ seal_derive(const char *pass, size_t passlen, const uint8_t salt[crypto_pwhash_S
 }
 
 static int
-seal_line(const sp_key *k, const sp_seal *seal, char **out)
+seal_line(const sp_key *k, const sp_seal *seal, const sp_rng *rng, char **out)
 {
 	uint8_t salt[crypto_pwhash_SALTBYTES];
 	uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
@@ -87,8 +87,8 @@ seal_line(const sp_key *k, const sp_seal *seal, char **out)
 		return SP_EINVAL;
 	if ((enc_key = sodium_malloc(32)) == NULL)
 		return SP_ENOMEM;
-	randombytes_buf(salt, sizeof(salt));
-	randombytes_buf(nonce, sizeof(nonce));
+	sp_rng_fill(rng, salt, sizeof(salt));
+	sp_rng_fill(rng, nonce, sizeof(nonce));
 	rc = seal_derive(seal->pass, seal->passlen, salt, ops, mem, enc_key, check);
 	if (rc == SP_OK) {
 		seal_aad(&k->info, aad, &aadlen);
@@ -110,7 +110,23 @@ seal_line(const sp_key *k, const sp_seal *seal, char **out)
 }
 
 int
-sp_key_encode(const sp_key *k, const sp_seal *seal, char **out, size_t *len)
+sp_key_seal(sp_key *k, const sp_seal *seal, const sp_rng *rng)
+{
+	char *line;
+	int rc;
+
+	if (k->sk == NULL)
+		return SP_EINVAL;
+	if ((rc = seal_line(k, seal, rng, &line)) != SP_OK)
+		return rc;
+	if (k->sealed != NULL)
+		sp_key_text_free(k->sealed, strlen(k->sealed));
+	k->sealed = line;
+	return SP_OK;
+}
+
+int
+sp_key_encode(const sp_key *k, char **out, size_t *len)
 {
 	char created[SP_TIME_TEXT], since[SP_TIME_TEXT], pub64[B64(SP_KEY_PUBLIC_BYTES)], sum[65];
 	char *secret_line = NULL, *buf = NULL;
@@ -121,10 +137,7 @@ sp_key_encode(const sp_key *k, const sp_seal *seal, char **out, size_t *len)
 
 	if (k->sk == NULL && k->sealed == NULL)
 		return SP_EINVAL;
-	if (seal != NULL && k->sk != NULL) {
-		if ((rc = seal_line(k, seal, &secret_line)) != SP_OK)
-			return rc;
-	} else if (k->sealed != NULL) {
+	if (k->sealed != NULL) {
 		if ((secret_line = strdup(k->sealed)) == NULL)
 			return SP_ENOMEM;
 	} else {

@@ -20,7 +20,7 @@ sp_keystore_name(const sp_key_info *k, char out[64])
 }
 
 int
-sp_keystore_add(sp_store *s, const sp_key *key, const sp_seal *seal, sp_errmsg *e)
+sp_keystore_add(sp_store *s, const sp_key *key, sp_errmsg *e)
 {
 	char base[64], name[80];
 	uint8_t *old;
@@ -35,7 +35,7 @@ sp_keystore_add(sp_store *s, const sp_key *key, const sp_seal *seal, sp_errmsg *
 		sp_store_release(old, oldlen);
 		return sp_errf(e, SP_EEXIST, "%s/%s: already exists", sp_store_where(s), name);
 	}
-	if ((rc = sp_key_encode(key, seal, &text, &len)) != SP_OK)
+	if ((rc = sp_key_encode(key, &text, &len)) != SP_OK)
 		return sp_errf(e, rc, "%s/%s: cannot encode key: %s", sp_store_where(s),
 		    name, sp_strerror(rc));
 	rc = sp_store_put(s, name, text, len, e);
@@ -44,7 +44,7 @@ sp_keystore_add(sp_store *s, const sp_key *key, const sp_seal *seal, sp_errmsg *
 }
 
 int
-sp_keystore_update(sp_store *s, const sp_key *key, const sp_seal *seal, sp_errmsg *e)
+sp_keystore_update(sp_store *s, const sp_key *key, sp_errmsg *e)
 {
 	char base[64], name[80];
 	size_t len;
@@ -53,7 +53,7 @@ sp_keystore_update(sp_store *s, const sp_key *key, const sp_seal *seal, sp_errms
 
 	sp_keystore_name(&key->info, base);
 	snprintf(name, sizeof(name), KEYS_DIR "/%s", base);
-	if ((rc = sp_key_encode(key, key->sealed != NULL ? NULL : seal, &text, &len)) != SP_OK)
+	if ((rc = sp_key_encode(key, &text, &len)) != SP_OK)
 		return sp_errf(e, rc, "%s/%s: cannot encode key: %s", sp_store_where(s),
 		    name, sp_strerror(rc));
 	rc = sp_store_put(s, name, text, len, e);

@@ -80,3 +80,35 @@ sp_rollover_plan(const sp_key_info *keys, size_t n, const sp_rollover_policy *p,
 		step->next = earlier(step->next, due);
 	}
 }
+
+int
+sp_rollover_activate_zsk(sp_store *s, sp_key **keys, size_t n, size_t next, int64_t now,
+    sp_errmsg *e)
+{
+	const sp_key_info *k = sp_key_info_of(keys[next]);
+	sp_key_state was = k->state;
+	int64_t since = k->since;
+	int rc;
+
+	/* The successor first: if the second write fails, the disk holds two
+	 * active ZSKs, and the zone is signed by the newer (sp_zonesrc.h), so
+	 * the daemon starts and the next rollover step finishes the job. The
+	 * other order would leave no active ZSK, and no zone. */
+	sp_key_set_state(keys[next], SP_KSTATE_ACTIVE, now);
+	if ((rc = sp_keystore_update(s, keys[next], e)) != SP_OK) {
+		sp_key_set_state(keys[next], was, since);
+		return rc;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const sp_key_info *o = sp_key_info_of(keys[i]);
+		int64_t osince = o->since;
+		if (i == next || o->role != SP_ROLE_ZSK || o->state != SP_KSTATE_ACTIVE)
+			continue;
+		sp_key_set_state(keys[i], SP_KSTATE_RETIRED, now);
+		if ((rc = sp_keystore_update(s, keys[i], e)) != SP_OK) {
+			sp_key_set_state(keys[i], SP_KSTATE_ACTIVE, osince);
+			return rc;
+		}
+	}
+	return SP_OK;
+}

@@ -38,11 +38,12 @@ int sp_cloud_load(sp_store *s, sp_cloud *c, sp_errmsg *e);
 
 /*
  * Create a cloud whose first device, name.zone, is the gateway: a KSK, a
- * ZSK and the device's identity key, sealed if seal is given. Refuses
- * (SP_EEXIST) if the store already holds a cloud or any key.
+ * ZSK and the device's identity key, sealed if seal is given (slow:
+ * Argon2id per key). Refuses (SP_EEXIST) if the store already holds a
+ * cloud or any key.
  */
 int sp_cloud_create(sp_store *s, const char *zone, const char *name,
-    const sp_seal *seal, int64_t now, sp_cloud *out, sp_errmsg *e)
+    const sp_seal *seal, int64_t now, const sp_rng *rng, sp_cloud *out, sp_errmsg *e)
 	__attribute__((warn_unused_result));
 
 /* name.zone with the trailing dot; out holds >= 320 bytes. */

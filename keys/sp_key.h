@@ -20,6 +20,7 @@
 
 #include "sp_err.h"
 #include "sp_platform.h"
+#include "sp_rng.h"
 
 #define SP_KEY_ALG_ED25519 15
 #define SP_KEY_PUBLIC_BYTES 32
@@ -74,8 +75,8 @@ int sp_key_role_parse(const char *s, sp_key_role *out);
 int sp_key_state_parse(const char *s, sp_key_state *out);
 uint16_t sp_key_role_flags(sp_key_role role);
 
-/* A new key from the system's randomness, or from a given seed (tests). */
-int sp_key_generate(sp_key_role role, int64_t created, sp_key **out)
+/* A new key from rng's randomness, or from a given seed. */
+int sp_key_generate(sp_key_role role, int64_t created, const sp_rng *rng, sp_key **out)
 	__attribute__((warn_unused_result));
 int sp_key_from_seed(sp_key_role role, const uint8_t seed[SP_KEY_SEED_BYTES],
     int64_t created, sp_key **out) __attribute__((warn_unused_result));
@@ -150,13 +151,20 @@ int sp_anchor_text(const sp_key_info *keys, size_t n, const char *zone,
 /* ---- The key file (pure) ----------------------------------------------- */
 
 /*
- * Encode a key as the text of its file (docs/keys.md). With seal == NULL
- * the private key is stored in the clear (the file's mode protects it);
- * otherwise it is sealed with Argon2id + XChaCha20-Poly1305. A key loaded
- * sealed and re-encoded without a seal keeps its sealed form. The result
- * holds secrets: free it with sp_key_text_free().
+ * Seal the private key with a passphrase (Argon2id + XChaCha20-Poly1305;
+ * salt and nonce from rng). The sealed form is kept with the key, so every
+ * later encoding of it (a state change) is sealed without the Argon2id
+ * work again. Slow by design: the daemon runs it off its loop.
  */
-int sp_key_encode(const sp_key *key, const sp_seal *seal, char **out, size_t *len)
+int sp_key_seal(sp_key *key, const sp_seal *seal, const sp_rng *rng)
+	__attribute__((warn_unused_result));
+/*
+ * Encode a key as the text of its file (docs/keys.md): sealed if it was
+ * read sealed or sealed with sp_key_seal, otherwise with the private key
+ * in the clear (the file's mode protects it). The result holds secrets:
+ * free it with sp_key_text_free().
+ */
+int sp_key_encode(const sp_key *key, char **out, size_t *len)
 	__attribute__((warn_unused_result));
 void sp_key_text_free(char *text, size_t len);
 
@@ -172,12 +180,13 @@ int sp_key_decode(const char *text, size_t len, const char *pass, size_t passlen
 
 /* ---- The keystore: keys/<role>-<id>.key in an sp_store -------------------- */
 
-/* Save a new key; SP_EEXIST if a key with that name exists. */
-int sp_keystore_add(sp_store *s, const sp_key *key, const sp_seal *seal, sp_errmsg *e)
+/* Save a new key as sp_key_encode writes it; SP_EEXIST if a key with
+ * that name exists. */
+int sp_keystore_add(sp_store *s, const sp_key *key, sp_errmsg *e)
 	__attribute__((warn_unused_result));
-/* Rewrite a stored key after a state change (atomically). A key read
- * sealed keeps its seal; one created in this process is sealed with seal. */
-int sp_keystore_update(sp_store *s, const sp_key *key, const sp_seal *seal, sp_errmsg *e)
+/* Rewrite a stored key after a state change (atomically), sealed if the
+ * key is. */
+int sp_keystore_update(sp_store *s, const sp_key *key, sp_errmsg *e)
 	__attribute__((warn_unused_result));
 /* Delete a key's file: its private half is gone for good. */
 int sp_keystore_remove(sp_store *s, const sp_key_info *key, sp_errmsg *e)

@@ -50,4 +50,13 @@ typedef struct sp_rollover_step {
 void sp_rollover_plan(const sp_key_info *keys, size_t n, const sp_rollover_policy *p,
     int64_t now, int force, sp_rollover_step *step);
 
+/*
+ * SP_ROLL_ACTIVATE_ZSK, carried out: keys[next] becomes active and every
+ * other active ZSK retired, each written to the store, the successor
+ * first, so that a failure part-way never leaves the zone without an
+ * active ZSK. On failure the keys in memory match what the store holds.
+ */
+int sp_rollover_activate_zsk(sp_store *s, sp_key **keys, size_t n, size_t next, int64_t now,
+    sp_errmsg *e) __attribute__((warn_unused_result));
+
 #endif

@@ -70,7 +70,7 @@ sp_rrl_config_default(sp_rrl_config *c)
 }
 
 int
-sp_rrl_new(const sp_rrl_config *c, sp_rrl **out)
+sp_rrl_new(const sp_rrl_config *c, const sp_rng *rng, sp_rrl **out)
 {
 	sp_rrl *r;
 
@@ -90,7 +90,7 @@ sp_rrl_new(const sp_rrl_config *c, sp_rrl **out)
 	r->burst = (uint64_t)c->rate * SP_RRL_UNIT;
 	r->mask = c->buckets - 1;
 	r->ways = c->buckets < SP_RRL_WAYS ? c->buckets : SP_RRL_WAYS;
-	randombytes_buf(r->hkey, sizeof(r->hkey));
+	sp_rng_fill(rng, r->hkey, sizeof(r->hkey));
 	*out = r;
 	return SP_OK;
 }

@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 
 #include "sp_err.h"
+#include "sp_rng.h"
 
 typedef struct sp_rrl sp_rrl;
 
@@ -48,7 +49,7 @@ void sp_rrl_config_default(sp_rrl_config *c);
  * Errors: SP_EINVAL if c or out is NULL, buckets is 0 or not a power of
  * two, or a prefix is longer than the address; SP_ENOMEM.
  */
-int sp_rrl_new(const sp_rrl_config *c, sp_rrl **out)
+int sp_rrl_new(const sp_rrl_config *c, const sp_rng *rng, sp_rrl **out)
 	__attribute__((warn_unused_result));
 
 /* Free r and wipe its hash key. NULL is a no-op. */

@@ -39,7 +39,8 @@
 typedef struct sp_wg sp_wg;
 typedef struct sp_wg_peer sp_wg_peer;
 
-int sp_wg_new(const uint8_t priv[SP_WG_KEY], sp_wg **out)
+/* rng (borrowed, kept) makes ephemerals, indexes and cookie secrets. */
+int sp_wg_new(const uint8_t priv[SP_WG_KEY], const sp_rng *rng, sp_wg **out)
 	__attribute__((warn_unused_result));
 /* Wipes every key. NULL is a no-op. */
 void sp_wg_free(sp_wg *wg);

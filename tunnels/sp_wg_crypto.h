@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sp_rng.h"
+
 #define SP_WG_KEY 32
 #define SP_WG_HASH 32
 #define SP_WG_MAC 16
@@ -45,7 +47,7 @@ int sp_wg_dh(uint8_t out[SP_WG_KEY], const uint8_t priv[SP_WG_KEY],
     const uint8_t pub[SP_WG_KEY]) __attribute__((warn_unused_result));
 void sp_wg_pubkey(uint8_t pub[SP_WG_KEY], const uint8_t priv[SP_WG_KEY]);
 /* A new clamped private key. */
-void sp_wg_genkey(uint8_t priv[SP_WG_KEY]);
+void sp_wg_genkey(const sp_rng *rng, uint8_t priv[SP_WG_KEY]);
 
 /* TAI64N of a wall-clock time: 2^62 + seconds (big endian), nanoseconds. */
 void sp_wg_tai64n(uint8_t out[SP_WG_TAI64N], int64_t sec, uint32_t nsec);

@@ -81,6 +81,7 @@ struct sp_wg_peer {
 };
 
 struct sp_wg {
+	const sp_rng *rng;              /* borrowed */
 	uint8_t *priv;                  /* sodium_malloc */
 	uint8_t pub[SP_WG_KEY];
 	uint8_t mac1_key[SP_WG_HASH];
@@ -134,7 +135,7 @@ static void
 idx_add(sp_wg *wg, struct idx_entry *e)
 {
 	do
-		randombytes_buf(&e->index, sizeof(e->index));
+		sp_rng_fill(wg->rng, &e->index, sizeof(e->index));
 	while (idx_find(wg, e->index) != NULL);
 	e->next = *bucket(wg, e->index);
 	*bucket(wg, e->index) = e;
@@ -144,7 +145,7 @@ idx_add(sp_wg *wg, struct idx_entry *e)
 /* ---- device and peers ----------------------------------------------------- */
 
 int
-sp_wg_new(const uint8_t priv[SP_WG_KEY], sp_wg **out)
+sp_wg_new(const uint8_t priv[SP_WG_KEY], const sp_rng *rng, sp_wg **out)
 {
 	sp_wg *wg;
 
@@ -157,6 +158,7 @@ sp_wg_new(const uint8_t priv[SP_WG_KEY], sp_wg **out)
 		return SP_ENOMEM;
 	}
 	memcpy(wg->priv, priv, SP_WG_KEY);
+	wg->rng = rng;
 	sp_wg_pubkey(wg->pub, wg->priv);
 	sp_wg_hash(wg->mac1_key, LABEL_MAC1, 8, wg->pub, SP_WG_KEY);
 	sp_wg_hash(wg->cookie_key, LABEL_COOKIE, 8, wg->pub, SP_WG_KEY);
@@ -306,7 +308,7 @@ cookie_for(sp_wg *wg, const uint8_t *src, size_t src_len, uint64_t now_ms,
     uint8_t cookie[SP_WG_MAC])
 {
 	if (!wg->cookie_secret_set || now_ms - wg->cookie_secret_ms >= SP_WG_COOKIE_LIFETIME_MS) {
-		randombytes_buf(wg->cookie_secret, sizeof(wg->cookie_secret));
+		sp_rng_fill(wg->rng, wg->cookie_secret, sizeof(wg->cookie_secret));
 		wg->cookie_secret_ms = now_ms;
 		wg->cookie_secret_set = 1;
 	}
@@ -335,7 +337,7 @@ cookie_reply(sp_wg *wg, const uint8_t *msg, size_t mac1_at, uint32_t sender,
 	cookie_for(wg, src, src_len, now_ms, cookie);
 	sp_wire_put_u32le(&w, MSG_COOKIE);
 	sp_wire_put_u32le(&w, sender);
-	randombytes_buf(out + 8, 24);
+	sp_rng_fill(wg->rng, out + 8, 24);
 	sp_wire_skip(&w, 24);
 	sp_wg_xaead_seal(out + 32, wg->cookie_key, out + 8, cookie, SP_WG_MAC, msg + mac1_at,
 	    SP_WG_MAC);
@@ -384,7 +386,7 @@ sp_wg_initiate(sp_wg *wg, sp_wg_peer *p, int64_t wall_s, uint32_t wall_ns, uint6
 	idx_remove(wg, &hs->idx);
 	memcpy(hs->chaining, wg->ck0, SP_WG_HASH);
 	sp_wg_hash(hs->hash, wg->h0, SP_WG_HASH, p->pub, SP_WG_KEY);
-	sp_wg_genkey(hs->eph_priv);
+	sp_wg_genkey(wg->rng, hs->eph_priv);
 	sp_wg_pubkey(eph_pub, hs->eph_priv);
 	idx_add(wg, &hs->idx);
 
@@ -409,7 +411,7 @@ sp_wg_initiate(sp_wg *wg, sp_wg_peer *p, int64_t wall_s, uint32_t wall_ns, uint6
 	if (p->attempt_start_ms == 0)
 		p->attempt_start_ms = now_ms;
 	/* Retries are spread by up to a third of a second (the paper, 6.1). */
-	randombytes_buf(&p->retry_jitter_ms, sizeof(p->retry_jitter_ms));
+	sp_rng_fill(wg->rng, &p->retry_jitter_ms, sizeof(p->retry_jitter_ms));
 	p->retry_jitter_ms %= 334;
 	sodium_memzero(dh, sizeof(dh));
 	sodium_memzero(k, sizeof(k));
@@ -508,7 +510,7 @@ consume_initiation(sp_wg *wg, uint8_t *msg, const uint8_t *src, size_t src_len,
 
 	/* The response (type 2). */
 	w = sp_wire_writer(reply, SP_WG_RESPONSE_SIZE);
-	sp_wg_genkey(eph_priv);
+	sp_wg_genkey(wg->rng, eph_priv);
 	sp_wg_pubkey(eph_pub, eph_priv);
 	sp_wg_kdf(chaining, eph_pub, SP_WG_KEY, chaining, NULL, NULL);
 	mix_hash(hash, eph_pub, SP_WG_KEY);

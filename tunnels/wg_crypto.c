@@ -163,9 +163,9 @@ sp_wg_pubkey(uint8_t pub[SP_WG_KEY], const uint8_t priv[SP_WG_KEY])
 }
 
 void
-sp_wg_genkey(uint8_t priv[SP_WG_KEY])
+sp_wg_genkey(const sp_rng *rng, uint8_t priv[SP_WG_KEY])
 {
-	randombytes_buf(priv, SP_WG_KEY);
+	sp_rng_fill(rng, priv, SP_WG_KEY);
 	priv[0] &= 248;
 	priv[31] = (uint8_t)((priv[31] & 127) | 64);
 }

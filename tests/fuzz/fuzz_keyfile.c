@@ -18,7 +18,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (sp_key_decode((const char *)data, size, "fuzz", 4, 1, &k, NULL) == SP_OK) {
 		/* Anything accepted must encode again. */
-		if (sp_key_encode(k, NULL, &text, &len) != SP_OK)
+		if (sp_key_encode(k, &text, &len) != SP_OK)
 			__builtin_trap();
 		sp_key_text_free(text, len);
 		sp_key_free(k);

@@ -10,6 +10,9 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static sp_wg *dev;
+/* Randomness from a fixed seed (ephemerals, indexes, cookie secrets), so a
+ * crash replays exactly. */
+static sp_rng_seeded rng;
 
 static void
 setup(void)
@@ -22,6 +25,7 @@ setup(void)
 
 	if (sodium_init() < 0)
 		__builtin_trap();
+	sp_rng_seeded_init(&rng, 1);
 	/* Fixed keys so that runs are reproducible. */
 	memset(a, 1, 32);
 	memset(b, 2, 32);
@@ -29,7 +33,7 @@ setup(void)
 	b[0] &= 248; b[31] = (uint8_t)((b[31] & 127) | 64);
 	sp_wg_pubkey(pa, a);
 	sp_wg_pubkey(pb, b);
-	if (sp_wg_new(a, &dev) != SP_OK || sp_wg_new(b, &peer) != SP_OK ||
+	if (sp_wg_new(a, &rng.rng, &dev) != SP_OK || sp_wg_new(b, &rng.rng, &peer) != SP_OK ||
 	    sp_wg_peer_add(dev, pb, &to_peer) != SP_OK || sp_wg_peer_add(peer, pa, &to_dev) != SP_OK ||
 	    sp_wg_initiate(peer, to_dev, 1700000000, 0, 1, init) != SP_OK)
 		__builtin_trap();

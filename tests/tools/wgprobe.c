@@ -304,7 +304,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "wgprobe: keys must be base64 (wg genkey / wg pubkey)\n");
 		return 2;
 	}
-	if (sp_wg_new(priv, &p.wg) != SP_OK || sp_wg_peer_add(p.wg, pub, &p.peer) != SP_OK)
+	if (sp_wg_new(priv, sp_platform_rng(), &p.wg) != SP_OK || sp_wg_peer_add(p.wg, pub, &p.peer) != SP_OK)
 		return 2;
 	sodium_memzero(priv, sizeof(priv));
 	/* One dual-stack socket, as the daemon will have. */

@@ -142,7 +142,7 @@ test_random_keys_agree_with_ldns(void **state)
 		ldns_rr *rr, *lds;
 		sp_key *k;
 
-		assert_int_equal(sp_key_generate(role, 0, &k), SP_OK);
+		assert_int_equal(sp_key_generate(role, 0, sp_platform_rng(), &k), SP_OK);
 		const sp_key_info *info = sp_key_info_of(k);
 		assert_int_equal(sp_key_dnskey_text(info, "alice.example.", 300, &dnskey), SP_OK);
 		assert_int_equal(ldns_rr_new_frm_str(&rr, dnskey, 0, NULL, NULL), LDNS_STATUS_OK);
@@ -190,7 +190,7 @@ test_x25519_derivation(void **state)
 	sp_key *dev, *zsk;
 
 	(void)state;
-	assert_int_equal(sp_key_generate(SP_ROLE_DEVICE, 0, &dev), SP_OK);
+	assert_int_equal(sp_key_generate(SP_ROLE_DEVICE, 0, sp_platform_rng(), &dev), SP_OK);
 	assert_int_equal(sp_key_x25519(dev, sk, pk), SP_OK);
 	/* The public half derived from the published key alone is the one
 	 * that belongs to the private half. */
@@ -199,7 +199,7 @@ test_x25519_derivation(void **state)
 	assert_int_equal(crypto_scalarmult_base(base, sk), 0);
 	assert_memory_equal(base, pk, 32);
 	/* Zone keys are not tunnel keys. */
-	assert_int_equal(sp_key_generate(SP_ROLE_ZSK, 0, &zsk), SP_OK);
+	assert_int_equal(sp_key_generate(SP_ROLE_ZSK, 0, sp_platform_rng(), &zsk), SP_OK);
 	assert_int_equal(sp_key_x25519(zsk, sk, pk), SP_EINVAL);
 	sp_key_free(dev);
 	sp_key_free(zsk);
@@ -323,7 +323,7 @@ test_public_only_key_cannot_sign(void **state)
 	size_t len;
 
 	(void)state;
-	assert_int_equal(sp_key_encode(k, NULL, &text, &len), SP_OK);
+	assert_int_equal(sp_key_encode(k, &text, &len), SP_OK);
 	assert_int_equal(sp_key_decode(text, len, NULL, 0, 0, &pub, NULL), SP_OK);
 	assert_false(sp_key_has_secret(pub));
 	assert_int_equal(sp_key_sign(pub, msg, 1, sig), SP_EINVAL);

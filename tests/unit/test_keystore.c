@@ -65,7 +65,7 @@ test_create_cloud(void **state)
 	int roles[3] = { 0, 0, 0 };
 
 	assert_int_equal(sp_cloud_create(f->store, "Alice.Example", "laptop", NULL,
-	    1763862372, &c, NULL), SP_OK);
+	    1763862372, sp_platform_rng(), &c, NULL), SP_OK);
 	assert_string_equal(c.zone, "alice.example.");
 	assert_string_equal(c.name, "laptop");
 	assert_int_equal(c.role, SP_NODE_GATEWAY);
@@ -100,9 +100,9 @@ test_refuses_to_overwrite(void **state)
 	sp_cloud c;
 	sp_errmsg e;
 
-	assert_int_equal(sp_cloud_create(f->store, "alice.example", "laptop", NULL, 1, &c, NULL), SP_OK);
+	assert_int_equal(sp_cloud_create(f->store, "alice.example", "laptop", NULL, 1, sp_platform_rng(), &c, NULL), SP_OK);
 	assert_int_equal(sp_keystore_list(f->store, &before, &n1, NULL), SP_OK);
-	assert_int_equal(sp_cloud_create(f->store, "bob.example", "phone", NULL, 2, &c, &e), SP_EEXIST);
+	assert_int_equal(sp_cloud_create(f->store, "bob.example", "phone", NULL, 2, sp_platform_rng(), &c, &e), SP_EEXIST);
 	assert_non_null(strstr(e.msg, "alice.example."));
 	assert_non_null(strstr(e.msg, "refusing"));
 	assert_int_equal(sp_keystore_list(f->store, &after, &n2, NULL), SP_OK);
@@ -122,13 +122,13 @@ test_interrupted_init_is_reported(void **state)
 	sp_errmsg e;
 	sp_key *k;
 
-	assert_int_equal(sp_key_generate(SP_ROLE_KSK, 1, &k), SP_OK);
-	assert_int_equal(sp_keystore_add(f->store, k, NULL, NULL), SP_OK);
-	assert_int_equal(sp_keystore_add(f->store, k, NULL, &e), SP_EEXIST);
+	assert_int_equal(sp_key_generate(SP_ROLE_KSK, 1, sp_platform_rng(), &k), SP_OK);
+	assert_int_equal(sp_keystore_add(f->store, k, NULL), SP_OK);
+	assert_int_equal(sp_keystore_add(f->store, k, &e), SP_EEXIST);
 	sp_key_free(k);
 	assert_int_equal(sp_cloud_load(f->store, &c, &e), SP_ENOENT);
 	assert_non_null(strstr(e.msg, "signpost init"));
-	assert_int_equal(sp_cloud_create(f->store, "alice.example", "laptop", NULL, 1, &c, &e),
+	assert_int_equal(sp_cloud_create(f->store, "alice.example", "laptop", NULL, 1, sp_platform_rng(), &c, &e),
 	    SP_EEXIST);
 	assert_non_null(strstr(e.msg, "interrupted init"));
 }
@@ -142,9 +142,9 @@ test_bad_names_create_nothing(void **state)
 	sp_cloud c;
 	sp_errmsg e;
 
-	assert_int_equal(sp_cloud_create(f->store, "alice..example", "laptop", NULL, 1, &c, &e),
+	assert_int_equal(sp_cloud_create(f->store, "alice..example", "laptop", NULL, 1, sp_platform_rng(), &c, &e),
 	    SP_EINVAL);
-	assert_int_equal(sp_cloud_create(f->store, "alice.example", "Laptop", NULL, 1, &c, &e),
+	assert_int_equal(sp_cloud_create(f->store, "alice.example", "Laptop", NULL, 1, sp_platform_rng(), &c, &e),
 	    SP_EINVAL);
 	assert_non_null(strstr(e.msg, "Laptop"));
 	assert_int_equal(sp_keystore_list(f->store, &keys, &n, NULL), SP_OK);
@@ -161,7 +161,7 @@ test_load_sealed_keys(void **state)
 	sp_cloud c;
 	sp_errmsg e;
 
-	assert_int_equal(sp_cloud_create(f->store, "alice.example", "laptop", &fast_seal, 1, &c, NULL),
+	assert_int_equal(sp_cloud_create(f->store, "alice.example", "laptop", &fast_seal, 1, sp_platform_rng(), &c, NULL),
 	    SP_OK);
 	assert_int_equal(sp_keystore_load_all(f->store, "pass phrase", 11, &keys, &n, &e), SP_OK);
 	assert_int_equal(n, 3);
@@ -200,7 +200,7 @@ test_damaged_files_are_named(void **state)
 	sp_errmsg e;
 	FILE *fp;
 
-	assert_int_equal(sp_cloud_create(f->store, "alice.example", "laptop", NULL, 1, &c, NULL), SP_OK);
+	assert_int_equal(sp_cloud_create(f->store, "alice.example", "laptop", NULL, 1, sp_platform_rng(), &c, NULL), SP_OK);
 	assert_int_equal(sp_store_list(f->store, "keys", first_key, name, NULL), SP_OK);
 	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
 

@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -160,6 +162,111 @@ test_no_zsk_publishes_one(void **state)
 	assert_int_equal(s.action, SP_ROLL_PUBLISH_ZSK);
 }
 
+/* ---- carrying out ACTIVATE_ZSK against a store that fails ------------- */
+
+/* A directory store whose nth put (1-based) fails, as a full disk would. */
+struct failing {
+	struct sp_store base;
+	sp_store *real;
+	int puts, fail_at;
+};
+
+static int f_get(sp_store *s, const char *n, uint8_t **d, size_t *l, sp_errmsg *e)
+{ return sp_store_get(((struct failing *)s)->real, n, d, l, e); }
+static int f_del(sp_store *s, const char *n, sp_errmsg *e)
+{ return sp_store_del(((struct failing *)s)->real, n, e); }
+static int f_list(sp_store *s, const char *d, int (*cb)(void *, const char *), void *a,
+    sp_errmsg *e)
+{ return sp_store_list(((struct failing *)s)->real, d, cb, a, e); }
+static const char *f_where(sp_store *s) { return sp_store_where(((struct failing *)s)->real); }
+static int f_lock(sp_store *s, sp_errmsg *e) { return sp_store_lock(((struct failing *)s)->real, e); }
+static void f_close(sp_store *s) { (void)s; }
+
+static int
+f_put(sp_store *s, const char *n, const void *d, size_t l, sp_errmsg *e)
+{
+	struct failing *f = (struct failing *)s;
+
+	if (++f->puts == f->fail_at)
+		return sp_errf(e, SP_EIO, "%s: no space left on device", n);
+	return sp_store_put(f->real, n, d, l, e);
+}
+
+static const struct sp_store_ops failing_ops = {
+	f_get, f_put, f_del, f_list, f_where, f_lock, f_close,
+};
+
+/* Active ZSKs as the store holds them. */
+static int
+stored_active_zsks(sp_store *s)
+{
+	sp_key_info *infos;
+	size_t n;
+	int active = 0;
+
+	assert_int_equal(sp_keystore_list(s, &infos, &n, NULL), SP_OK);
+	for (size_t i = 0; i < n; i++)
+		active += infos[i].role == SP_ROLE_ZSK && infos[i].state == SP_KSTATE_ACTIVE;
+	free(infos);
+	return active;
+}
+
+static void
+test_activation_never_leaves_no_active_zsk(void **state)
+{
+	char dir[] = "/tmp/sp-rollover-XXXXXX";
+	sp_store *real;
+	sp_key *keys[2];
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(sp_store_open_dir(dir, 0, &real, NULL), SP_OK);
+	assert_int_equal(sp_key_generate(SP_ROLE_ZSK, T0, sp_platform_rng(), &keys[0]), SP_OK);
+	assert_int_equal(sp_key_generate(SP_ROLE_ZSK, T0 + 10, sp_platform_rng(), &keys[1]), SP_OK);
+	sp_key_set_state(keys[1], SP_KSTATE_PUBLISHED, T0 + 10);
+	assert_int_equal(sp_keystore_add(real, keys[0], NULL), SP_OK);
+	assert_int_equal(sp_keystore_add(real, keys[1], NULL), SP_OK);
+
+	/* Whichever of the two writes fails, the store keeps an active ZSK
+	 * (a crash at the same point would leave the same), and the keys in
+	 * memory say what the store says. */
+	for (int fail_at = 1; fail_at <= 2; fail_at++) {
+		struct failing f = { { &failing_ops }, real, 0, fail_at };
+		sp_errmsg e;
+
+		assert_int_equal(sp_rollover_activate_zsk(&f.base, keys, 2, 1, T0 + 100, &e), SP_EIO);
+		assert_non_null(strstr(e.msg, "no space left"));
+		assert_true(stored_active_zsks(real) >= 1);
+		for (int i = 0; i < 2; i++) {
+			sp_key_info *infos;
+			size_t n;
+			assert_int_equal(sp_keystore_list(real, &infos, &n, NULL), SP_OK);
+			for (size_t k = 0; k < n; k++)
+				if (memcmp(infos[k].pub, sp_key_info_of(keys[i])->pub, 32) == 0)
+					assert_int_equal(infos[k].state, sp_key_info_of(keys[i])->state);
+			free(infos);
+		}
+		/* Put the store back as it was for the next round. */
+		sp_key_set_state(keys[0], SP_KSTATE_ACTIVE, T0);
+		sp_key_set_state(keys[1], SP_KSTATE_PUBLISHED, T0 + 10);
+		assert_int_equal(sp_keystore_update(real, keys[0], NULL), SP_OK);
+		assert_int_equal(sp_keystore_update(real, keys[1], NULL), SP_OK);
+	}
+	/* Without failures: the successor active, the predecessor retired. */
+	assert_int_equal(sp_rollover_activate_zsk(real, keys, 2, 1, T0 + 100, NULL), SP_OK);
+	assert_int_equal(sp_key_info_of(keys[1])->state, SP_KSTATE_ACTIVE);
+	assert_int_equal(sp_key_info_of(keys[0])->state, SP_KSTATE_RETIRED);
+	assert_int_equal(stored_active_zsks(real), 1);
+	sp_key_free(keys[0]);
+	sp_key_free(keys[1]);
+	sp_store_close(real);
+	{
+		char cmd[64];
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		assert_int_equal(system(cmd), 0);
+	}
+}
+
 int
 main(void)
 {
@@ -169,6 +276,7 @@ main(void)
 		cmocka_unit_test(test_forced_and_manual_only),
 		cmocka_unit_test(test_force_during_rollover_does_not_start_another),
 		cmocka_unit_test(test_ksk_never_rolls_by_itself),
+		cmocka_unit_test(test_activation_never_leaves_no_active_zsk),
 		cmocka_unit_test(test_no_zsk_publishes_one),
 	};
 

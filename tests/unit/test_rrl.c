@@ -22,6 +22,9 @@
 
 #include "sp_rrl.h"
 
+/* The hash key comes from here (sp_rng.h): every run is the same run. */
+static sp_rng_seeded R;
+
 #define T0 1000000u
 
 static const uint8_t www[] = "\3www\7example\3org";  /* with its root NUL */
@@ -59,7 +62,7 @@ make(unsigned rate, unsigned slip, int exempt_loopback)
 	c.rate = rate;
 	c.slip = slip;
 	c.exempt_loopback = exempt_loopback;
-	assert_int_equal(sp_rrl_new(&c, &r), SP_OK);
+	assert_int_equal(sp_rrl_new(&c, &R.rng, &r), SP_OK);
 	assert_non_null(r);
 	return r;
 }
@@ -121,7 +124,7 @@ expect_einval(const sp_rrl_config *c)
 {
 	sp_rrl *r = (sp_rrl *)&r;   /* anything but NULL */
 
-	assert_int_equal(sp_rrl_new(c, &r), SP_EINVAL);
+	assert_int_equal(sp_rrl_new(c, &R.rng, &r), SP_EINVAL);
 	assert_null(r);
 }
 
@@ -145,7 +148,7 @@ test_new_rejects_bad_config(void **state)
 	expect_einval(&c);
 	expect_einval(NULL);
 	sp_rrl_config_default(&c);
-	assert_int_equal(sp_rrl_new(&c, NULL), SP_EINVAL);
+	assert_int_equal(sp_rrl_new(&c, &R.rng, NULL), SP_EINVAL);
 }
 
 static void
@@ -159,13 +162,13 @@ test_new_accepts_edge_config(void **state)
 	c.buckets = 1;
 	c.ipv4_prefix = 32;
 	c.ipv6_prefix = 128;
-	assert_int_equal(sp_rrl_new(&c, &r), SP_OK);
+	assert_int_equal(sp_rrl_new(&c, &R.rng, &r), SP_OK);
 	sp_rrl_free(r);
 	c.ipv4_prefix = 0;
 	c.ipv6_prefix = 0;
 	c.rate = 0xffffffffu;
 	c.slip = 0xffffffffu;
-	assert_int_equal(sp_rrl_new(&c, &r), SP_OK);
+	assert_int_equal(sp_rrl_new(&c, &R.rng, &r), SP_OK);
 	assert_int_equal(check(r, "192.0.2.1", SP_RRL_ANSWER, www, 0), SP_RRL_SEND);
 	sp_rrl_free(r);
 }
@@ -327,13 +330,13 @@ test_ipv4_prefix_32_and_0(void **state)
 	sp_rrl_config_default(&c);
 	c.rate = 5;
 	c.ipv4_prefix = 32;
-	assert_int_equal(sp_rrl_new(&c, &r), SP_OK);
+	assert_int_equal(sp_rrl_new(&c, &R.rng, &r), SP_OK);
 	assert_int_equal(sends(r, "192.0.2.1", SP_RRL_ANSWER, www, T0, 10), 5);
 	assert_int_equal(sends(r, "192.0.2.2", SP_RRL_ANSWER, www, T0, 10), 5);
 	sp_rrl_free(r);
 
 	c.ipv4_prefix = 0;
-	assert_int_equal(sp_rrl_new(&c, &r), SP_OK);
+	assert_int_equal(sp_rrl_new(&c, &R.rng, &r), SP_OK);
 	assert_int_equal(sends(r, "192.0.2.1", SP_RRL_ANSWER, www, T0, 10), 5);
 	assert_int_equal(sends(r, "203.0.113.77", SP_RRL_ANSWER, www, T0, 10), 0);
 	sp_rrl_free(r);
@@ -572,7 +575,7 @@ test_full_table_shares_then_replaces_stale(void **state)
 	c.rate = 5;
 	c.slip = 0;
 	c.buckets = 1;
-	assert_int_equal(sp_rrl_new(&c, &r), SP_OK);
+	assert_int_equal(sp_rrl_new(&c, &R.rng, &r), SP_OK);
 	assert_int_equal(sends(r, "192.0.2.1", SP_RRL_ANSWER, www, T0, 10), 5);
 	/* The one slot is in use: another key is charged to it. */
 	assert_int_equal(sends(r, "198.51.100.1", SP_RRL_ANSWER, www, T0 + 1000, 10), 5);
@@ -621,5 +624,6 @@ main(void)
 
 	if (sodium_init() < 0)
 		return 1;
+	sp_rng_seeded_init(&R, 1);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,10 @@
 
 #include "sp_wg.h"
 
+/* Every random byte the core uses comes from here (sp_rng.h), so every
+ * run of these tests is the same run. */
+static sp_rng_seeded R;
+
 static void
 hex(const char *h, uint8_t *out, size_t n)
 {
@@ -79,7 +83,7 @@ test_dh_rejects_low_order(void **state)
 	uint8_t priv[32], zero[32] = { 0 }, out[32];
 
 	(void)state;
-	sp_wg_genkey(priv);
+	sp_wg_genkey(&R.rng, priv);
 	assert_int_equal(sp_wg_dh(out, priv, zero), SP_ECRYPTO);
 }
 
@@ -98,12 +102,12 @@ make_pair(struct pair *p)
 {
 	uint8_t ka[32], kb[32], pa[32], pb[32];
 
-	sp_wg_genkey(ka);
-	sp_wg_genkey(kb);
+	sp_wg_genkey(&R.rng, ka);
+	sp_wg_genkey(&R.rng, kb);
 	sp_wg_pubkey(pa, ka);
 	sp_wg_pubkey(pb, kb);
-	assert_int_equal(sp_wg_new(ka, &p->a), SP_OK);
-	assert_int_equal(sp_wg_new(kb, &p->b), SP_OK);
+	assert_int_equal(sp_wg_new(ka, &R.rng, &p->a), SP_OK);
+	assert_int_equal(sp_wg_new(kb, &R.rng, &p->b), SP_OK);
 	assert_memory_equal(sp_wg_public(p->a), pa, 32);
 	assert_int_equal(sp_wg_peer_add(p->a, pb, &p->a_b), SP_OK);
 	assert_int_equal(sp_wg_peer_add(p->b, pa, &p->b_a), SP_OK);
@@ -336,8 +340,8 @@ test_unknown_key_and_replayed_initiation(void **state)
 	(void)state;
 	make_pair(&p);
 	/* Someone who knows b's key but whom b does not know. */
-	sp_wg_genkey(stranger_key);
-	assert_int_equal(sp_wg_new(stranger_key, &stranger), SP_OK);
+	sp_wg_genkey(&R.rng, stranger_key);
+	assert_int_equal(sp_wg_new(stranger_key, &R.rng, &stranger), SP_OK);
 	assert_int_equal(sp_wg_peer_add(stranger, sp_wg_public(p.b), &to_b), SP_OK);
 	assert_int_equal(sp_wg_initiate(stranger, to_b, 1700000000, 0, p.now, init), SP_OK);
 	assert_int_equal(sp_wg_receive(p.b, init, sizeof(init), src_a, sizeof(src_a), p.now, reply,
@@ -372,7 +376,7 @@ test_wrong_responder_key(void **state)
 	make_pair(&p);
 	/* a thinks b has another key: mac1 (keyed by the responder's key)
 	 * fails before any DH is spent. */
-	sp_wg_genkey(other);
+	sp_wg_genkey(&R.rng, other);
 	sp_wg_pubkey(other_pub, other);
 	assert_int_equal(sp_wg_peer_add(p.a, other_pub, &wrong), SP_OK);
 	assert_int_equal(sp_wg_initiate(p.a, wrong, 1700000000, 0, p.now, init), SP_OK);
@@ -631,11 +635,46 @@ test_timer_persistent_keepalive(void **state)
 	free_pair(&p);
 }
 
+/* The core's randomness is only what it is given: the same seed gives the
+ * same initiation bytes (ephemeral key, sender index, MACs), another seed
+ * other ones. */
+static void
+initiation_with_seed(uint64_t seed, uint8_t out[SP_WG_INITIATION_SIZE])
+{
+	uint8_t ka[32], kb[32], pb[32];
+	sp_rng_seeded rng;
+	sp_wg *wg;
+	sp_wg_peer *p;
+
+	memset(ka, 7, 32);
+	memset(kb, 9, 32);
+	sp_wg_pubkey(pb, kb);
+	sp_rng_seeded_init(&rng, seed);
+	assert_int_equal(sp_wg_new(ka, &rng.rng, &wg), SP_OK);
+	assert_int_equal(sp_wg_peer_add(wg, pb, &p), SP_OK);
+	assert_int_equal(sp_wg_initiate(wg, p, 1700000000, 0, 1000, out), SP_OK);
+	sp_wg_free(wg);
+}
+
+static void
+test_randomness_comes_from_the_rng(void **state)
+{
+	uint8_t a[SP_WG_INITIATION_SIZE], b[SP_WG_INITIATION_SIZE], c[SP_WG_INITIATION_SIZE];
+
+	(void)state;
+	initiation_with_seed(42, a);
+	initiation_with_seed(42, b);
+	initiation_with_seed(43, c);
+	assert_memory_equal(a, b, sizeof(a));
+	assert_memory_not_equal(a, c, sizeof(a));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_blake2s_rfc7693),
+		cmocka_unit_test(test_randomness_comes_from_the_rng),
 		cmocka_unit_test(test_protocol_constants),
 		cmocka_unit_test(test_tai64n),
 		cmocka_unit_test(test_dh_rejects_low_order),
@@ -659,5 +698,6 @@ main(void)
 
 	if (sodium_init() < 0)
 		return 1;
+	sp_rng_seeded_init(&R, 1);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
