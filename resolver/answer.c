@@ -43,7 +43,7 @@ struct sp_answerer {
 };
 
 int
-sp_answerer_new(size_t udp_max, sp_answerer **out)
+sp_answerer_new(size_t udp_max, const sp_rng *rng, sp_answerer **out)
 {
 	sp_answerer *a = calloc(1, sizeof(*a));
 
@@ -52,7 +52,8 @@ sp_answerer_new(size_t udp_max, sp_answerer **out)
 	a->udp_max = udp_max ? udp_max : SP_DNS_UDP_DEFAULT;
 	if (a->udp_max < 512)
 		a->udp_max = 512;
-	randombytes_buf(a->nx_hash_key, sizeof(a->nx_hash_key));
+	/* Keyed, so nobody can choose names that fill one cache slot. */
+	sp_rng_fill(rng, a->nx_hash_key, sizeof(a->nx_hash_key));
 	{
 		static const uint16_t types[] = { SP_T_RRSIG, SP_T_NSEC, SP_T_NXNAME };
 		a->nx_bitmap_len = sp_nsec_bitmap(types, 3, a->nx_bitmap, sizeof(a->nx_bitmap));
@@ -233,15 +234,29 @@ parse_rest(sp_wire *r, struct query *q, uint16_t an, uint16_t ns, uint16_t ar)
 	return SP_OK;
 }
 
+/*
+ * The OPT flags of a response: DO echoed (RFC 3225), and CO echoed to a
+ * query that set it with DO (RFC 9824: a server that signals compact
+ * answers says so in every response to such a query).
+ */
+static uint16_t
+edns_flags_out(const struct query *q)
+{
+	if (!(q->edns_flags & SP_EDNS_DO))
+		return 0;
+	return q->edns_flags & (SP_EDNS_DO | SP_EDNS_CO);
+}
+
 static size_t
 finish(sp_answerer *a, sp_wire *w, const struct query *q, unsigned rcode,
     int tcp, size_t cap, enum sp_answer_kind kind, sp_answer_info *info)
 {
 	size_t limit;
 
-	/* The OPT record: our buffer size, the extended rcode, DO echoed. */
+	/* The OPT record: our buffer size, the extended rcode, DO (and CO)
+	 * echoed. */
 	if (q->edns) {
-		uint16_t flags = q->edns_flags & SP_EDNS_DO;
+		uint16_t flags = edns_flags_out(q);
 		sp_wire_put_u8(w, 0);
 		sp_wire_put_u16(w, SP_T_OPT);
 		sp_wire_put_u16(w, (uint16_t)a->udp_max);
@@ -276,7 +291,7 @@ finish(sp_answerer *a, sp_wire *w, const struct query *q, unsigned rcode,
 			sp_wire_put_u16(&t, (uint16_t)a->udp_max);
 			sp_wire_put_u8(&t, (uint8_t)(rcode >> 4));
 			sp_wire_put_u8(&t, 0);
-			sp_wire_put_u16(&t, q->edns_flags & SP_EDNS_DO);
+			sp_wire_put_u16(&t, edns_flags_out(q));
 			sp_wire_put_u16(&t, 0);
 			w->buf[11] = 1;
 		}
@@ -389,6 +404,10 @@ sp_answer(sp_answerer *a, const uint8_t *query, size_t qlen, int tcp,
 	apex = sp_zone_apex(a->zone, &apex_len);
 	if (!sp_dname_in_zone(q.qname, q.qname_len, apex, apex_len))
 		return error_response(a, query, &q, 1, SP_RCODE_REFUSED, tcp, out, cap, info);
+	/* RFC 9824 3.5: NXNAME is a meta-type that only ever appears in a
+	 * compact denial's type bitmap; asking for it is a format error. */
+	if (q.qtype == SP_T_NXNAME)
+		return error_response(a, query, &q, 1, SP_RCODE_FORMERR, tcp, out, cap, info);
 	if (q.qtype == SP_T_AXFR || q.qtype == SP_T_IXFR) {
 		if (tcp) {
 			if (info != NULL)
@@ -445,9 +464,9 @@ sp_answer(sp_answerer *a, const uint8_t *query, size_t qlen, int tcp,
 					return error_response(a, query, &q, 1, SP_RCODE_SERVFAIL,
 					    tcp, out, cap, info);
 				counts[1] += 2;
-				/* RFC 9824: NOERROR unless the client said it
-				 * understands compact answers. */
-				rcode = (q.edns_flags & SP_EDNS_CO) ? SP_RCODE_NXDOMAIN
+				/* RFC 9824 4: NOERROR unless the client said
+				 * (CO, with DO) it understands compact answers. */
+				rcode = (edns_flags_out(&q) & SP_EDNS_CO) ? SP_RCODE_NXDOMAIN
 				    : SP_RCODE_NOERROR;
 			} else {
 				rcode = SP_RCODE_NXDOMAIN;

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sp_rng.h"
 #include "sp_zone.h"
 
 #define SP_DNS_UDP_DEFAULT 1232   /* RFC 9715 / DNS flag day 2020 */
@@ -47,8 +48,9 @@ typedef struct sp_answer_info {
 	uint16_t qtype;
 } sp_answer_info;
 
-/* udp_max: the largest UDP response we send (0 = SP_DNS_UDP_DEFAULT). */
-int sp_answerer_new(size_t udp_max, sp_answerer **out);
+/* udp_max: the largest UDP response we send (0 = SP_DNS_UDP_DEFAULT);
+ * rng keys the negative-answer cache's hash. */
+int sp_answerer_new(size_t udp_max, const sp_rng *rng, sp_answerer **out);
 void sp_answerer_free(sp_answerer *a);
 /* Borrowed: the caller keeps zone alive until it sets another. NULL
  * means no zone yet: every query is refused. */

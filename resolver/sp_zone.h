@@ -44,6 +44,14 @@ typedef struct sp_node {
 	sp_rrset nsec;              /* compact-denial NSEC for NODATA here */
 } sp_node;
 
+/* One record of the NSEC3 chain that transfers carry (sp_xfr.h). */
+#define SP_NSEC3_HASH 20
+typedef struct sp_nsec3 {
+	uint8_t owner[SP_DNAME_MAX];  /* base32hex(hash).apex, lowercase wire */
+	size_t owner_len;
+	sp_rrset rrset;
+} sp_nsec3;
+
 typedef struct sp_zone sp_zone;
 
 /* How signatures are made: RFC 4034 validity with our refresh policy. */
@@ -73,12 +81,18 @@ void sp_zone_builder_free(sp_zone_builder *b);
 int sp_zone_add(sp_zone_builder *b, const uint8_t *owner, size_t owner_len,
     uint16_t type, uint32_t ttl, const uint8_t *rdata, size_t rdlen);
 /*
- * Sign and finish. prev (may be NULL) lends its signatures. The builder is
- * consumed (freed) whatever the result. SP_EINVAL if the apex has no SOA.
+ * Sign and finish, the transfer form's NSEC3 chain included. prev (may be
+ * NULL) lends its signatures. The builder is consumed (freed) whatever the
+ * result. SP_EINVAL if the apex has no SOA. The new snapshot has one hold.
  */
 int sp_zone_finish(sp_zone_builder *b, const sp_zone_signers *signers,
     const sp_sign_policy *policy, int64_t now, const sp_zone *prev,
     sp_zone **out) __attribute__((warn_unused_result));
+/* One more hold on a snapshot (a transfer, a job off the loop); any thread.
+ * sp_zone_free drops one and frees with the last. NULL is a no-op there.
+ * The keys that signed it are borrowed, not held: a holder other than the
+ * loop reads records only. */
+sp_zone *sp_zone_hold(sp_zone *z);
 void sp_zone_free(sp_zone *z);
 
 const uint8_t *sp_zone_apex(const sp_zone *z, size_t *len);
@@ -98,6 +112,11 @@ size_t sp_zone_signed_count(const sp_zone *z);
 /* The ZSK of this snapshot, for signing negative answers online. */
 const sp_key *sp_zone_zsk(const sp_zone *z);
 const sp_sign_policy *sp_zone_policy(const sp_zone *z);
+/* The transfer form's NSEC3PARAM (at the apex) and NSEC3 chain, in hash
+ * order (RFC 9276 parameters: SHA-1, no salt, no extra iterations). */
+const sp_rrset *sp_zone_nsec3param(const sp_zone *z);
+size_t sp_zone_nsec3_count(const sp_zone *z);
+const sp_nsec3 *sp_zone_nsec3(const sp_zone *z, size_t i);
 
 /*
  * Sign one RRset (RFC 4034 3.1.8.1): rdata is count x (u16 len, bytes) in

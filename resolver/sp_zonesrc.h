@@ -47,4 +47,16 @@ int sp_zone_build(const sp_cloud *cloud, sp_key *const *keys, size_t nkeys,
     uint32_t serial, int64_t now, const sp_zone *prev, sp_zone **out, sp_errmsg *e)
 	__attribute__((warn_unused_result));
 
+/*
+ * The zone's state file ("zone" in the store): the last serial published,
+ * so a restart never goes back (RFC 1982). One line, "serial N". Pure;
+ * errors name what and the line.
+ */
+int sp_zone_state_decode(const char *text, size_t len, const char *what, uint32_t *serial,
+    sp_errmsg *e);
+int sp_zone_state_encode(uint32_t serial, char *out, size_t cap, size_t *len);
+/* The serial after last at time now: the time, or one more than the last
+ * if that is later (RFC 1982 arithmetic keeps working past the wrap). */
+uint32_t sp_zone_next_serial(uint32_t last, int64_t now);
+
 #endif

@@ -2,189 +2,123 @@
 #define _GNU_SOURCE
 #include "sp_xfr.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define NSEC3_HASH_LEN 20
+enum { PH_SOA, PH_NODES, PH_PARAM, PH_CHAIN, PH_SOA_END, PH_DONE };
 
-struct hashed {
-	uint8_t hash[NSEC3_HASH_LEN];
-	const sp_node *node;
-};
-
-static int
-cmp_hashed(const void *a, const void *b)
+void
+sp_xfr_begin(sp_xfr_iter *it, const sp_zone *z)
 {
-	return memcmp(((const struct hashed *)a)->hash, ((const struct hashed *)b)->hash,
-	    NSEC3_HASH_LEN);
+	memset(it, 0, sizeof(*it));
+	it->z = z;
 }
 
-/* RFC 5155 hash with no salt and no extra iterations: SHA-1 of the name. */
+/*
+ * The next record of one RRset: its RRs, then (if sigs) its RRSIGs. it->rr
+ * counts within the part it->sigs says; 0 when the RRset is done.
+ */
 static int
-nsec3_hash(const uint8_t *name, size_t len, uint8_t out[NSEC3_HASH_LEN])
+rrset_next(sp_xfr_iter *it, const sp_rrset *rs, const uint8_t *owner, size_t owner_len,
+    int with_sigs, sp_xfr_rr *out)
 {
-	unsigned int n = 0;
+	for (;;) {
+		const uint8_t *data = it->sigs ? rs->rrsig : rs->rdata;
+		size_t len = it->sigs ? rs->rrsig_len : rs->rdata_len;
+		uint16_t n = it->sigs ? rs->nsig : rs->count;
+		sp_wire r;
+		uint16_t rdlen;
 
-	if (EVP_Digest(name, len, out, &n, EVP_sha1(), NULL) != 1 || n != NSEC3_HASH_LEN)
-		return SP_ECRYPTO;
-	return SP_OK;
-}
-
-/* Base32hex without padding (RFC 4648 section 7), lowercase. */
-static size_t
-base32hex(const uint8_t *in, size_t len, char *out)
-{
-	static const char digits[] = "0123456789abcdefghijklmnopqrstuv";
-	size_t o = 0;
-	unsigned buf = 0, bits = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		buf = (buf << 8) | in[i];
-		bits += 8;
-		while (bits >= 5) {
-			out[o++] = digits[(buf >> (bits - 5)) & 31];
-			bits -= 5;
+		if (it->rr < n) {
+			r = sp_wire_reader(data, len);
+			r.pos = it->off;
+			rdlen = sp_wire_u16(&r);
+			out->rdata = sp_wire_view(&r, rdlen);
+			if (out->rdata == NULL)
+				return 0;   /* a snapshot is built well-formed; stop */
+			out->owner = owner;
+			out->owner_len = owner_len;
+			out->type = it->sigs ? SP_T_RRSIG : rs->type;
+			out->ttl = rs->ttl;
+			out->rdlen = rdlen;
+			it->off = r.pos;
+			it->rr++;
+			return 1;
 		}
+		if (it->sigs || !with_sigs) {
+			it->sigs = 0;
+			it->rr = 0;
+			it->off = 0;
+			return 0;
+		}
+		it->sigs = 1;
+		it->rr = 0;
+		it->off = 0;
 	}
-	if (bits > 0)
-		out[o++] = digits[(buf << (5 - bits)) & 31];
-	return o;
-}
-
-static int
-emit_rrset(const sp_rrset *rs, const uint8_t *owner, size_t owner_len, int sigs,
-    sp_xfr_rr_cb cb, void *arg)
-{
-	sp_wire r = sp_wire_reader(rs->rdata, rs->rdata_len);
-	int rc;
-
-	for (uint16_t i = 0; i < rs->count; i++) {
-		uint16_t len = sp_wire_u16(&r);
-		const uint8_t *rd = sp_wire_view(&r, len);
-		if (rd == NULL)
-			return SP_EINVAL;
-		if ((rc = cb(arg, owner, owner_len, rs->type, rs->ttl, rd, len)) != SP_OK)
-			return rc;
-	}
-	if (!sigs)
-		return SP_OK;
-	r = sp_wire_reader(rs->rrsig, rs->rrsig_len);
-	for (uint16_t i = 0; i < rs->nsig; i++) {
-		uint16_t len = sp_wire_u16(&r);
-		const uint8_t *rd = sp_wire_view(&r, len);
-		if (rd == NULL)
-			return SP_EINVAL;
-		if ((rc = cb(arg, owner, owner_len, SP_T_RRSIG, rs->ttl, rd, len)) != SP_OK)
-			return rc;
-	}
-	return SP_OK;
-}
-
-/* Sign one single-RR RRset with the ZSK and emit it with its RRSIG. */
-static int
-emit_signed(const sp_zone *z, const uint8_t *owner, size_t owner_len, uint16_t type,
-    uint32_t ttl, const uint8_t *rdata, size_t rdlen, int64_t now, sp_xfr_rr_cb cb,
-    void *arg)
-{
-	const sp_sign_policy *pol = sp_zone_policy(z);
-	uint8_t list[2 + 1024], sig[18 + SP_DNAME_MAX + SP_KEY_SIG_BYTES];
-	size_t apex_len, siglen;
-	const uint8_t *apex = sp_zone_apex(z, &apex_len);
-	int rc;
-
-	if (rdlen > sizeof(list) - 2)
-		return SP_EINVAL;
-	list[0] = (uint8_t)(rdlen >> 8);
-	list[1] = (uint8_t)rdlen;
-	memcpy(list + 2, rdata, rdlen);
-	rc = sp_sign_rrset(sp_zone_zsk(z), apex, apex_len, owner, owner_len, type, ttl, list,
-	    rdlen + 2, 1, (uint32_t)(now - pol->inception_offset),
-	    (uint32_t)(now + pol->validity), sig, &siglen);
-	if (rc != SP_OK)
-		return rc;
-	if ((rc = cb(arg, owner, owner_len, type, ttl, rdata, rdlen)) != SP_OK)
-		return rc;
-	return cb(arg, owner, owner_len, SP_T_RRSIG, ttl, sig, siglen);
 }
 
 int
-sp_xfr_walk(const sp_zone *z, int64_t now, sp_xfr_rr_cb cb, void *arg)
+sp_xfr_next(sp_xfr_iter *it, sp_xfr_rr *rr)
 {
-	size_t n = sp_zone_node_count(z), apex_len;
+	const sp_zone *z = it->z;
+	size_t apex_len;
 	const uint8_t *apex = sp_zone_apex(z, &apex_len);
-	const sp_node *apex_node = sp_zone_node(z, 0);
-	const sp_rrset *soa = sp_node_rrset(apex_node, SP_T_SOA);
-	static const uint8_t nsec3param[] = { 1, 0, 0, 0, 0 };
-	struct hashed *h;
-	int rc;
+	const sp_rrset *soa = sp_node_rrset(sp_zone_node(z, 0), SP_T_SOA);
 
-	if (soa == NULL)
-		return SP_EINVAL;
-	if ((rc = emit_rrset(soa, apex, apex_len, 1, cb, arg)) != SP_OK)
-		return rc;
-	for (size_t i = 0; i < n; i++) {
-		const sp_node *node = sp_zone_node(z, i);
-		for (size_t k = 0; k < node->nrrsets; k++) {
-			if (node->rrsets[k].type == SP_T_SOA)
-				continue;
-			rc = emit_rrset(&node->rrsets[k], node->name, node->name_len, 1, cb, arg);
-			if (rc != SP_OK)
-				return rc;
+	for (;;) {
+		switch (it->phase) {
+		case PH_SOA:
+			if (rrset_next(it, soa, apex, apex_len, 1, rr))
+				return 1;
+			it->phase = PH_NODES;
+			break;
+		case PH_NODES: {
+			const sp_node *node;
+			if (it->node == sp_zone_node_count(z)) {
+				it->phase = PH_PARAM;
+				break;
+			}
+			node = sp_zone_node(z, it->node);
+			if (it->rrset == node->nrrsets) {
+				it->node++;
+				it->rrset = 0;
+				break;
+			}
+			if (node->rrsets[it->rrset].type != SP_T_SOA &&
+			    rrset_next(it, &node->rrsets[it->rrset], node->name, node->name_len, 1, rr))
+				return 1;
+			it->rrset++;
+			break;
+		}
+		case PH_PARAM:
+			if (rrset_next(it, sp_zone_nsec3param(z), apex, apex_len, 1, rr))
+				return 1;
+			it->phase = PH_CHAIN;
+			it->node = 0;
+			break;
+		case PH_CHAIN: {
+			const sp_nsec3 *n;
+			if (it->node == sp_zone_nsec3_count(z)) {
+				it->phase = PH_SOA_END;
+				break;
+			}
+			n = sp_zone_nsec3(z, it->node);
+			if (rrset_next(it, &n->rrset, n->owner, n->owner_len, 1, rr))
+				return 1;
+			it->node++;
+			break;
+		}
+		case PH_SOA_END:
+			/* RFC 5936: the transfer ends with the SOA again, alone. */
+			if (rrset_next(it, soa, apex, apex_len, 0, rr))
+				return 1;
+			it->phase = PH_DONE;
+			break;
+		default:
+			return 0;
 		}
 	}
-	rc = emit_signed(z, apex, apex_len, SP_T_NSEC3PARAM, 0, nsec3param,
-	    sizeof(nsec3param), now, cb, arg);
-	if (rc != SP_OK)
-		return rc;
-
-	/* The NSEC3 chain: one record per name, empty non-terminals
-	 * included, in hash order, each pointing at the next. */
-	if ((h = calloc(n, sizeof(*h))) == NULL)
-		return SP_ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		h[i].node = sp_zone_node(z, i);
-		if ((rc = nsec3_hash(h[i].node->name, h[i].node->name_len, h[i].hash)) != SP_OK)
-			goto out;
-	}
-	qsort(h, n, sizeof(*h), cmp_hashed);
-	for (size_t i = 0; i < n; i++) {
-		const sp_node *node = h[i].node;
-		uint16_t types[70];
-		size_t nt = 0, bl;
-		uint8_t rd[6 + NSEC3_HASH_LEN + 512], owner[SP_DNAME_MAX];
-		char label[40];
-		size_t ll;
-
-		for (size_t k = 0; k < node->nrrsets && nt < 64; k++)
-			types[nt++] = node->rrsets[k].type;
-		if (node->nrrsets > 0)
-			types[nt++] = SP_T_RRSIG;
-		if (node == apex_node)
-			types[nt++] = SP_T_NSEC3PARAM;
-		rd[0] = 1;              /* SHA-1 */
-		rd[1] = 0;              /* no opt-out */
-		rd[2] = rd[3] = 0;      /* 0 iterations */
-		rd[4] = 0;              /* no salt */
-		rd[5] = NSEC3_HASH_LEN;
-		memcpy(rd + 6, h[(i + 1) % n].hash, NSEC3_HASH_LEN);
-		bl = nt ? sp_nsec_bitmap(types, nt, rd + 6 + NSEC3_HASH_LEN,
-		    sizeof(rd) - 6 - NSEC3_HASH_LEN) : 0;
-		ll = base32hex(h[i].hash, NSEC3_HASH_LEN, label);
-		owner[0] = (uint8_t)ll;
-		memcpy(owner + 1, label, ll);
-		memcpy(owner + 1 + ll, apex, apex_len);
-		rc = emit_signed(z, owner, 1 + ll + apex_len, SP_T_NSEC3, sp_zone_neg_ttl(z),
-		    rd, 6 + NSEC3_HASH_LEN + bl, now, cb, arg);
-		if (rc != SP_OK)
-			goto out;
-	}
-	/* RFC 5936: the transfer ends with the SOA again. */
-	rc = emit_rrset(soa, apex, apex_len, 0, cb, arg);
-out:
-	free(h);
-	return rc;
 }
 
 ldns_rr *
@@ -208,45 +142,41 @@ sp_xfr_ldns_rr(const uint8_t *owner, size_t owner_len, uint16_t type, uint32_t t
 	return rr;
 }
 
-struct text_ctx {
-	FILE *f;
-	int soas;
-};
-
-static int
-text_rr(void *arg, const uint8_t *owner, size_t owner_len, uint16_t type, uint32_t ttl,
-    const uint8_t *rdata, size_t rdlen)
-{
-	struct text_ctx *t = arg;
-	ldns_rr *rr;
-	char *s;
-
-	/* A zone file holds the SOA once; the closing SOA is for transfers. */
-	if (type == SP_T_SOA && t->soas++ > 0)
-		return SP_OK;
-	if ((rr = sp_xfr_ldns_rr(owner, owner_len, type, ttl, rdata, rdlen)) == NULL)
-		return SP_EINVAL;
-	s = ldns_rr2str_fmt(ldns_output_format_nocomments, rr);
-	ldns_rr_free(rr);
-	if (s == NULL)
-		return SP_ENOMEM;
-	fputs(s, t->f);
-	free(s);
-	return SP_OK;
-}
-
 int
-sp_xfr_text(const sp_zone *z, int64_t now, char **out, size_t *len)
+sp_xfr_text(const sp_zone *z, char **out, size_t *len)
 {
-	struct text_ctx t = { NULL, 0 };
+	sp_xfr_iter it;
+	sp_xfr_rr rr;
 	char *buf = NULL;
 	size_t blen = 0;
-	int rc;
+	int rc = SP_OK, soas = 0;
+	FILE *f;
 
-	if ((t.f = open_memstream(&buf, &blen)) == NULL)
+	if ((f = open_memstream(&buf, &blen)) == NULL)
 		return SP_ENOMEM;
-	rc = sp_xfr_walk(z, now, text_rr, &t);
-	if (fclose(t.f) != 0 && rc == SP_OK)
+	sp_xfr_begin(&it, z);
+	while (rc == SP_OK && sp_xfr_next(&it, &rr)) {
+		ldns_rr *lr;
+		char *s;
+
+		/* A zone file holds the SOA once; the closing SOA is for transfers. */
+		if (rr.type == SP_T_SOA && soas++ > 0)
+			continue;
+		if ((lr = sp_xfr_ldns_rr(rr.owner, rr.owner_len, rr.type, rr.ttl, rr.rdata,
+		    rr.rdlen)) == NULL) {
+			rc = SP_EINVAL;
+			break;
+		}
+		s = ldns_rr2str_fmt(ldns_output_format_nocomments, lr);
+		ldns_rr_free(lr);
+		if (s == NULL) {
+			rc = SP_ENOMEM;
+			break;
+		}
+		fputs(s, f);
+		free(s);
+	}
+	if (fclose(f) != 0 && rc == SP_OK)
 		rc = SP_ENOMEM;
 	if (rc != SP_OK) {
 		free(buf);

@@ -1,7 +1,9 @@
 /* Building, signing and looking up zone snapshots (see sp_zone.h). */
 #include "sp_zone.h"
 
+#include <openssl/evp.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +26,10 @@ struct sp_zone_builder {
 };
 
 struct sp_zone {
+	/* Holders: the daemon's current snapshot, a transfer in progress, a
+	 * job off the loop. Atomic because a job may drop its hold on another
+	 * thread. */
+	atomic_uint refs;
 	uint8_t apex[SP_DNAME_MAX];
 	size_t apex_len;
 	uint32_t serial;
@@ -36,6 +42,11 @@ struct sp_zone {
 	uint32_t next_refresh;
 	const sp_key *zsk;
 	sp_sign_policy policy;
+	/* The transfer form's denial (sp_xfr.h): NSEC3PARAM at the apex and
+	 * the NSEC3 chain in hash order, signed with the rest. */
+	sp_rrset nsec3param;
+	sp_nsec3 *nsec3;
+	size_t nnsec3;
 };
 
 void
@@ -515,6 +526,162 @@ make_nsec(sp_node *node, uint32_t ttl)
 	return SP_OK;
 }
 
+/* ---- the NSEC3 chain of the transfer form ------------------------------- */
+
+/* RFC 9276 parameters: SHA-1, no opt-out, no extra iterations, no salt. */
+static const uint8_t nsec3param_rdata[] = { 1, 0, 0, 0, 0 };
+
+/* RFC 5155 hash with no salt and no extra iterations: SHA-1 of the name. */
+static int
+nsec3_hash(const uint8_t *name, size_t len, uint8_t out[SP_NSEC3_HASH])
+{
+	unsigned int n = 0;
+
+	if (EVP_Digest(name, len, out, &n, EVP_sha1(), NULL) != 1 || n != SP_NSEC3_HASH)
+		return SP_ECRYPTO;
+	return SP_OK;
+}
+
+/* Base32hex without padding (RFC 4648 section 7), lowercase. */
+static size_t
+base32hex(const uint8_t *in, size_t len, uint8_t *out)
+{
+	static const char digits[] = "0123456789abcdefghijklmnopqrstuv";
+	size_t o = 0;
+	unsigned buf = 0, bits = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		buf = (buf << 8) | in[i];
+		bits += 8;
+		while (bits >= 5) {
+			out[o++] = (uint8_t)digits[(buf >> (bits - 5)) & 31];
+			bits -= 5;
+		}
+	}
+	if (bits > 0)
+		out[o++] = (uint8_t)digits[(buf << (5 - bits)) & 31];
+	return o;
+}
+
+struct hashed {
+	uint8_t hash[SP_NSEC3_HASH];
+	const sp_node *node;
+};
+
+static int
+cmp_hashed(const void *a, const void *b)
+{
+	return memcmp(((const struct hashed *)a)->hash, ((const struct hashed *)b)->hash,
+	    SP_NSEC3_HASH);
+}
+
+/* prev's NSEC3 at the same hashed owner, for signature reuse. */
+static const sp_rrset *
+prev_nsec3(const sp_zone *prev, const uint8_t *owner, size_t owner_len)
+{
+	size_t lo = 0, hi;
+
+	if (prev == NULL)
+		return NULL;
+	hi = prev->nnsec3;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const sp_nsec3 *n = &prev->nsec3[mid];
+		int c = memcmp(n->owner, owner, owner_len < n->owner_len ? owner_len : n->owner_len);
+		if (c == 0 && n->owner_len == owner_len)
+			return &n->rrset;
+		if (c < 0 || (c == 0 && n->owner_len < owner_len))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static int
+one_rr(sp_rrset *rs, uint16_t type, uint32_t ttl, const uint8_t *rdata, size_t rdlen)
+{
+	memset(rs, 0, sizeof(*rs));
+	rs->type = type;
+	rs->ttl = ttl;
+	rs->count = 1;
+	rs->rdata_len = rdlen + 2;
+	if ((rs->rdata = malloc(rdlen + 2)) == NULL)
+		return SP_ENOMEM;
+	rs->rdata[0] = (uint8_t)(rdlen >> 8);
+	rs->rdata[1] = (uint8_t)rdlen;
+	memcpy(rs->rdata + 2, rdata, rdlen);
+	return SP_OK;
+}
+
+/*
+ * One NSEC3 per name, empty non-terminals included, in hash order, each
+ * pointing at the next; signed like every other RRset, so a change
+ * re-signs only the records whose data changed (a new name changes its
+ * own NSEC3 and its predecessor's next-hash).
+ */
+static int
+build_nsec3(sp_zone *z, const sp_key *const *zsk, const sp_zone *prev, int64_t now)
+{
+	struct hashed *h;
+	int rc;
+
+	if ((rc = one_rr(&z->nsec3param, SP_T_NSEC3PARAM, 0, nsec3param_rdata,
+	    sizeof(nsec3param_rdata))) != SP_OK ||
+	    (rc = sign_rrset(z, z->apex, z->apex_len, &z->nsec3param, zsk, 1,
+	    prev != NULL ? &prev->nsec3param : NULL, now)) != SP_OK)
+		return rc;
+	if (z->nnodes == 0)
+		return SP_OK;
+	if ((h = calloc(z->nnodes, sizeof(*h))) == NULL ||
+	    (z->nsec3 = calloc(z->nnodes, sizeof(*z->nsec3))) == NULL) {
+		free(h);
+		return SP_ENOMEM;
+	}
+	for (size_t i = 0; i < z->nnodes; i++) {
+		h[i].node = &z->nodes[i];
+		if ((rc = nsec3_hash(h[i].node->name, h[i].node->name_len, h[i].hash)) != SP_OK)
+			goto out;
+	}
+	qsort(h, z->nnodes, sizeof(*h), cmp_hashed);
+	for (size_t i = 0; i < z->nnodes; i++) {
+		const sp_node *node = h[i].node;
+		sp_nsec3 *n = &z->nsec3[z->nnsec3++];
+		uint16_t types[70];
+		size_t nt = 0, bl, ll;
+		uint8_t rd[6 + SP_NSEC3_HASH + 512];
+
+		for (size_t k = 0; k < node->nrrsets && nt < 64; k++)
+			types[nt++] = node->rrsets[k].type;
+		if (node->nrrsets > 0)
+			types[nt++] = SP_T_RRSIG;
+		if (node == &z->nodes[0])
+			types[nt++] = SP_T_NSEC3PARAM;
+		memcpy(rd, nsec3param_rdata, 4);   /* SHA-1, flags, iterations */
+		rd[4] = 0;                          /* no salt */
+		rd[5] = SP_NSEC3_HASH;
+		memcpy(rd + 6, h[(i + 1) % z->nnodes].hash, SP_NSEC3_HASH);
+		bl = nt ? sp_nsec_bitmap(types, nt, rd + 6 + SP_NSEC3_HASH,
+		    sizeof(rd) - 6 - SP_NSEC3_HASH) : 0;
+		ll = base32hex(h[i].hash, SP_NSEC3_HASH, n->owner + 1);
+		n->owner[0] = (uint8_t)ll;
+		memcpy(n->owner + 1 + ll, z->apex, z->apex_len);
+		n->owner_len = 1 + ll + z->apex_len;
+		if ((rc = one_rr(&n->rrset, SP_T_NSEC3, z->neg_ttl, rd,
+		    6 + SP_NSEC3_HASH + bl)) != SP_OK ||
+		    (rc = sign_rrset(z, n->owner, n->owner_len, &n->rrset, zsk, 1,
+		    prev_nsec3(prev, n->owner, n->owner_len), now)) != SP_OK)
+			goto out;
+		if (n->rrset.sig_refresh < z->next_refresh)
+			z->next_refresh = n->rrset.sig_refresh;
+	}
+	if (z->nsec3param.sig_refresh < z->next_refresh)
+		z->next_refresh = z->nsec3param.sig_refresh;
+out:
+	free(h);
+	return rc;
+}
+
 int
 sp_zone_finish(sp_zone_builder *b, const sp_zone_signers *signers,
     const sp_sign_policy *policy, int64_t now, const sp_zone *prev, sp_zone **out)
@@ -531,6 +698,7 @@ sp_zone_finish(sp_zone_builder *b, const sp_zone_signers *signers,
 		rc = SP_ENOMEM;
 		goto out;
 	}
+	atomic_init(&z->refs, 1);
 	memcpy(z->apex, b->apex, b->apex_len);
 	z->apex_len = b->apex_len;
 	z->policy = *policy;
@@ -629,7 +797,8 @@ sp_zone_finish(sp_zone_builder *b, const sp_zone_signers *signers,
 		if (node->nsec.sig_refresh < z->next_refresh)
 			z->next_refresh = node->nsec.sig_refresh;
 	}
-	rc = index_nodes(z);
+	if ((rc = index_nodes(z)) == SP_OK)
+		rc = build_nsec3(z, zsk, prev, now);
 out:
 	sp_zone_builder_free(b);
 	if (rc != SP_OK) {
@@ -640,11 +809,22 @@ out:
 	return SP_OK;
 }
 
+sp_zone *
+sp_zone_hold(sp_zone *z)
+{
+	atomic_fetch_add(&z->refs, 1);
+	return z;
+}
+
 void
 sp_zone_free(sp_zone *z)
 {
-	if (z == NULL)
+	if (z == NULL || atomic_fetch_sub(&z->refs, 1) != 1)
 		return;
+	for (size_t i = 0; i < z->nnsec3; i++)
+		rrset_free(&z->nsec3[i].rrset);
+	free(z->nsec3);
+	rrset_free(&z->nsec3param);
 	for (size_t i = 0; i < z->nnodes; i++) {
 		for (size_t k = 0; k < z->nodes[i].nrrsets; k++)
 			rrset_free(&z->nodes[i].rrsets[k]);
@@ -672,3 +852,6 @@ uint32_t sp_zone_next_refresh(const sp_zone *z) { return z->next_refresh; }
 size_t sp_zone_signed_count(const sp_zone *z) { return z->signed_count; }
 const sp_key *sp_zone_zsk(const sp_zone *z) { return z->zsk; }
 const sp_sign_policy *sp_zone_policy(const sp_zone *z) { return &z->policy; }
+const sp_rrset *sp_zone_nsec3param(const sp_zone *z) { return &z->nsec3param; }
+size_t sp_zone_nsec3_count(const sp_zone *z) { return z->nnsec3; }
+const sp_nsec3 *sp_zone_nsec3(const sp_zone *z, size_t i) { return &z->nsec3[i]; }

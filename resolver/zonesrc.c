@@ -1,6 +1,11 @@
 #include "sp_zonesrc.h"
 
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "sp_kv.h"
 
 void
 sp_zone_config_default(sp_zone_config *c)
@@ -170,4 +175,55 @@ sp_zone_build(const sp_cloud *cloud, sp_key *const *keys, size_t nkeys,
 	if (rc != SP_OK)
 		return sp_errf(e, rc, "signing the zone: %s", sp_strerror(rc));
 	return SP_OK;
+}
+
+int
+sp_zone_state_decode(const char *text, size_t len, const char *what, uint32_t *serial,
+    sp_errmsg *e)
+{
+	sp_wire r = sp_wire_reader(text, len);
+	unsigned lineno = 0;
+	int rc, have = 0;
+	sp_kv kv;
+
+	while ((rc = sp_kv_next(&r, what, &lineno, &kv, e)) == 1) {
+		char *end;
+		unsigned long v;
+
+		if (strcmp(kv.key, "serial") != 0)
+			return sp_errf(e, SP_ECORRUPT, "%s:%u: unknown key '%s'", what, kv.line,
+			    kv.key);
+		errno = 0;
+		v = strtoul(kv.value, &end, 10);
+		if (have || errno != 0 || *end != '\0' || end == kv.value || kv.value[0] == '-' ||
+		    v > UINT32_MAX)
+			return sp_errf(e, SP_ECORRUPT, "%s:%u: serial must be given once, as a "
+			    "number from 0 to 4294967295", what, kv.line);
+		*serial = (uint32_t)v;
+		have = 1;
+	}
+	if (rc < 0)
+		return SP_ECORRUPT;
+	if (!have)
+		return sp_errf(e, SP_ECORRUPT, "%s: no serial", what);
+	return SP_OK;
+}
+
+int
+sp_zone_state_encode(uint32_t serial, char *out, size_t cap, size_t *len)
+{
+	int n = snprintf(out, cap, "serial %u\n", serial);
+
+	if (n < 0 || (size_t)n >= cap)
+		return SP_ESPACE;
+	*len = (size_t)n;
+	return SP_OK;
+}
+
+uint32_t
+sp_zone_next_serial(uint32_t last, int64_t now)
+{
+	uint32_t t = (uint32_t)now;
+
+	return (int32_t)(t - last) > 0 ? t : last + 1;
 }

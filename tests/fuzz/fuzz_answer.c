@@ -24,6 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * daemon. */
 static sp_answerer *answerer;
 static uint8_t out[65535];
+/* Randomness from a fixed seed, so a crash replays exactly. */
+static sp_rng_seeded rng;
 
 static sp_key *
 key(sp_key_role role, uint8_t fill)
@@ -48,6 +50,7 @@ init(void)
 	sp_errmsg e;
 	sp_key *phone;
 
+	sp_rng_seeded_init(&rng, 1);
 	keys[0] = key(SP_ROLE_KSK, 1);
 	keys[1] = key(SP_ROLE_ZSK, 2);
 	keys[2] = key(SP_ROLE_DEVICE, 3);
@@ -68,7 +71,7 @@ init(void)
 
 	sp_zone_config_default(&cfg);
 	if (sp_zone_build(&cloud, keys, 3, &dev, 1, &cfg, 1, NOW, NULL, &zone, &e) != SP_OK ||
-	    sp_answerer_new(0, &answerer) != SP_OK)
+	    sp_answerer_new(0, &rng.rng, &answerer) != SP_OK)
 		__builtin_trap();
 	sp_answerer_set_zone(answerer, zone);
 }

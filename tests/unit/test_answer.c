@@ -292,7 +292,7 @@ device(sp_device *d, const char *name)
 {
 	sp_key *k;
 
-	if (sp_key_generate(SP_ROLE_DEVICE, NOW, &k) != SP_OK)
+	if (sp_key_generate(SP_ROLE_DEVICE, NOW, sp_platform_rng(), &k) != SP_OK)
 		return -1;
 	snprintf(d->name, sizeof(d->name), "%s", name);
 	memcpy(d->pub, sp_key_info_of(k)->pub, SP_KEY_PUBLIC_BYTES);
@@ -337,9 +337,9 @@ group_setup(void **state)
 
 	(void)state;
 	memset(&F, 0, sizeof(F));
-	if (sp_key_generate(SP_ROLE_KSK, NOW - 86400, &F.ksk) != SP_OK ||
-	    sp_key_generate(SP_ROLE_ZSK, NOW - 86400, &F.zsk) != SP_OK ||
-	    sp_key_generate(SP_ROLE_DEVICE, NOW - 86400, &F.self) != SP_OK)
+	if (sp_key_generate(SP_ROLE_KSK, NOW - 86400, sp_platform_rng(), &F.ksk) != SP_OK ||
+	    sp_key_generate(SP_ROLE_ZSK, NOW - 86400, sp_platform_rng(), &F.zsk) != SP_OK ||
+	    sp_key_generate(SP_ROLE_DEVICE, NOW - 86400, sp_platform_rng(), &F.self) != SP_OK)
 		return -1;
 	snprintf(F.cloud.zone, sizeof(F.cloud.zone), "alice.example.");
 	snprintf(F.cloud.name, sizeof(F.cloud.name), "gw");
@@ -372,7 +372,7 @@ static int
 setup(void **state)
 {
 	(void)state;
-	if (sp_answerer_new(0, &F.a) != SP_OK)
+	if (sp_answerer_new(0, sp_platform_rng(), &F.a) != SP_OK)
 		return -1;
 	sp_answerer_set_zone(F.a, F.zone);
 	return 0;
@@ -613,14 +613,19 @@ test_nx_compact_denial(void **state)
 	assert_int_equal(info.kind, SP_ANS_NXDOMAIN);
 	expect_compact_nx(F.out, len, "nope.alice.example.", LDNS_RCODE_NOERROR);
 
-	/* With CO (compact answers OK) the rcode is NXDOMAIN. CO is not
-	 * echoed: only DO is. */
+	/* With CO (compact answers OK) the rcode is NXDOMAIN, and the
+	 * response carries CO back (RFC 9824 4). */
 	q.eflags = SP_EDNS_DO | SP_EDNS_CO;
 	len = ask(&q, 0, qbuf, &qlen, NULL);
 	expect_header(F.out, len, ID, SP_F_QR | SP_F_AA | SP_F_RD | SP_RCODE_NXDOMAIN,
 	    1, 0, 4, 1);
-	expect_opt_last(F.out, len, 1232, 0, SP_EDNS_DO);
+	expect_opt_last(F.out, len, 1232, 0, SP_EDNS_DO | SP_EDNS_CO);
 	expect_compact_nx(F.out, len, "nope.alice.example.", LDNS_RCODE_NXDOMAIN);
+	/* So does a positive answer to such a query. */
+	q = QDO("phone.alice.example", SP_T_AAAA);
+	q.eflags = SP_EDNS_DO | SP_EDNS_CO;
+	len = ask(&q, 0, qbuf, &qlen, NULL);
+	expect_opt_last(F.out, len, 1232, 0, SP_EDNS_DO | SP_EDNS_CO);
 
 	/* Below an existing name, too. */
 	q = QDO("x.phone.alice.example", SP_T_AAAA);
@@ -637,6 +642,8 @@ test_nx_compact_denial(void **state)
 	len = ask(&q, 0, qbuf, &qlen, NULL);
 	expect_header(F.out, len, ID, SP_F_QR | SP_F_AA | SP_F_RD | SP_RCODE_NXDOMAIN,
 	    1, 0, 1, 1);
+	/* CO without DO means nothing, and is not echoed. */
+	expect_opt_last(F.out, len, 1232, 0, 0);
 	q.edns = 0;
 	len = ask(&q, 0, qbuf, &qlen, NULL);
 	assert_int_equal(len, 12 + 24 + 12 + 61);   /* SOA rdata: 15 + 26 + 20 */
@@ -1155,7 +1162,7 @@ test_edns_size_is_capped(void **state)
 
 	/* An answerer configured for 2048 sends it whole to a client offering
 	 * 4096, and truncates for one offering 1500. */
-	assert_int_equal(sp_answerer_new(2048, &a2), SP_OK);
+	assert_int_equal(sp_answerer_new(2048, sp_platform_rng(), &a2), SP_OK);
 	sp_answerer_set_zone(a2, F.big);
 	q = Q("big.alice.example.", 16);
 	q.udp = 4096;
@@ -1170,13 +1177,36 @@ test_edns_size_is_capped(void **state)
 	expect_header(F.out, len, ID, SP_F_QR | SP_F_AA | SP_F_TC | SP_F_RD, 1, 0, 0, 1);
 	sp_answerer_free(a2);
 	/* A configured size under 512 is 512. */
-	assert_int_equal(sp_answerer_new(100, &a2), SP_OK);
+	assert_int_equal(sp_answerer_new(100, sp_platform_rng(), &a2), SP_OK);
 	sp_answerer_set_zone(a2, F.zone);
 	q = Q("phone.alice.example.", SP_T_AAAA);
 	qlen = mkquery(qbuf, sizeof(qbuf), &q);
 	len = sp_answer(a2, qbuf, qlen, 0, NOW, F.out, CAP, NULL);
 	expect_opt_last(F.out, len, 512, 0, 0);
 	sp_answerer_free(a2);
+}
+
+/* RFC 9824 3.5: NXNAME is a meta-type; a query for it is a format error,
+ * at an existing name or a missing one, with or without DO. */
+static void
+test_nxname_query_is_formerr(void **state)
+{
+	static const char *names[] = { "phone.alice.example", "nope.alice.example",
+	    "alice.example" };
+	uint8_t qbuf[512];
+	size_t qlen, len;
+	sp_answer_info info;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		query q = QDO(names[i], SP_T_NXNAME);
+		len = ask(&q, 0, qbuf, &qlen, &info);
+		expect_header(F.out, len, ID, SP_F_QR | SP_F_RD | SP_RCODE_FORMERR, 1, 0, 0, 1);
+		assert_int_equal(info.kind, SP_ANS_ERROR);
+		q = Q(names[i], SP_T_NXNAME);
+		len = ask(&q, 0, qbuf, &qlen, &info);
+		expect_header(F.out, len, ID, SP_F_QR | SP_F_RD | SP_RCODE_FORMERR, 1, 0, 0, 1);
+	}
 }
 
 int
@@ -1187,6 +1217,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_aaaa_with_do, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nodata, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nx_compact_denial, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nxname_query_is_formerr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nx_signature_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_notimp, setup, teardown),

@@ -33,7 +33,9 @@
 
 /* apex: SOA NS DNSKEY CDS CDNSKEY + NSEC; gw: AAAA IPSECKEY + NSEC;
  * phone: AAAA IPSECKEY SSHFP + NSEC; laptop: AAAA IPSECKEY + NSEC. */
-#define ZONE_SIGNATURES 16
+/* Every RRset and every node's compact-denial NSEC (16), and the transfer
+ * form's chain: NSEC3PARAM and one NSEC3 per name (5). */
+#define ZONE_SIGNATURES (16 + 5)
 
 static struct {
 	sp_key *ksk, *zsk, *self, *phone, *laptop;
@@ -203,6 +205,15 @@ changed_sigs(const sp_zone *z, const sp_zone *prev)
 			    pn ? sp_node_rrset(pn, node->rrsets[k].type) : NULL);
 		n += !same_sigs(&node->nsec, pn ? &pn->nsec : NULL);
 	}
+	n += !same_sigs(sp_zone_nsec3param(z), sp_zone_nsec3param(prev));
+	for (size_t i = 0; i < sp_zone_nsec3_count(z); i++) {
+		const sp_nsec3 *a = sp_zone_nsec3(z, i), *b = NULL;
+		for (size_t k = 0; k < sp_zone_nsec3_count(prev) && b == NULL; k++)
+			if (sp_zone_nsec3(prev, k)->owner_len == a->owner_len &&
+			    memcmp(sp_zone_nsec3(prev, k)->owner, a->owner, a->owner_len) == 0)
+				b = sp_zone_nsec3(prev, k);
+		n += !same_sigs(&a->rrset, b ? &b->rrset : NULL);
+	}
 	return n;
 }
 
@@ -223,11 +234,11 @@ setup(void **state)
 {
 	(void)state;
 	memset(&F, 0, sizeof(F));
-	if (sp_key_generate(SP_ROLE_KSK, NOW - 30 * DAY, &F.ksk) != SP_OK ||
-	    sp_key_generate(SP_ROLE_ZSK, NOW - 30 * DAY, &F.zsk) != SP_OK ||
-	    sp_key_generate(SP_ROLE_DEVICE, NOW - 30 * DAY, &F.self) != SP_OK ||
-	    sp_key_generate(SP_ROLE_DEVICE, NOW - 20 * DAY, &F.phone) != SP_OK ||
-	    sp_key_generate(SP_ROLE_DEVICE, NOW - 10 * DAY, &F.laptop) != SP_OK)
+	if (sp_key_generate(SP_ROLE_KSK, NOW - 30 * DAY, sp_platform_rng(), &F.ksk) != SP_OK ||
+	    sp_key_generate(SP_ROLE_ZSK, NOW - 30 * DAY, sp_platform_rng(), &F.zsk) != SP_OK ||
+	    sp_key_generate(SP_ROLE_DEVICE, NOW - 30 * DAY, sp_platform_rng(), &F.self) != SP_OK ||
+	    sp_key_generate(SP_ROLE_DEVICE, NOW - 20 * DAY, sp_platform_rng(), &F.phone) != SP_OK ||
+	    sp_key_generate(SP_ROLE_DEVICE, NOW - 10 * DAY, sp_platform_rng(), &F.laptop) != SP_OK)
 		return -1;
 	snprintf(F.cloud.zone, sizeof(F.cloud.zone), "alice.example.");
 	snprintf(F.cloud.name, sizeof(F.cloud.name), "gw");
@@ -568,7 +579,7 @@ test_one_device_changed(void **state)
 	/* laptop gets a new key and an SSHFP: its AAAA, IPSECKEY, new SSHFP
 	 * and its NSEC (the bitmap gains SSHFP) change, and so does the SOA
 	 * (new serial). Nothing else. */
-	assert_int_equal(sp_key_generate(SP_ROLE_DEVICE, NOW, &newkey), SP_OK);
+	assert_int_equal(sp_key_generate(SP_ROLE_DEVICE, NOW, sp_platform_rng(), &newkey), SP_OK);
 	memcpy(devs, F.devs, sizeof(devs));
 	memcpy(devs[1].pub, sp_key_info_of(newkey)->pub, SP_KEY_PUBLIC_BYTES);
 	devs[1].sshfp[0].algorithm = 4;
@@ -579,8 +590,9 @@ test_one_device_changed(void **state)
 		sp_key *keys[] = { F.ksk, F.zsk, F.self };
 		assert_int_equal(build(devs, 2, keys, 3, SERIAL + 1, NOW + 3600, F.zone, &z), SP_OK);
 	}
-	assert_int_equal(sp_zone_signed_count(z), 5);
-	assert_int_equal(changed_sigs(z, F.zone), 5);
+	/* ... and the name's NSEC3, whose type bitmap gained SSHFP. */
+	assert_int_equal(sp_zone_signed_count(z), 6);
+	assert_int_equal(changed_sigs(z, F.zone), 6);
 	assert_false(same_sigs(rrset_at(z, "alice.example.", SP_T_SOA),
 	    rrset_at(F.zone, "alice.example.", SP_T_SOA)));
 	assert_false(same_sigs(rrset_at(z, "laptop.alice.example.", SP_T_AAAA),
@@ -609,7 +621,8 @@ test_one_device_changed(void **state)
 		assert_int_equal(build(F.devs, 1, keys, 3, SERIAL + 1, NOW + 3600, F.zone, &z),
 		    SP_OK);
 	}
-	assert_int_equal(sp_zone_signed_count(z), 1);
+	/* ... and the NSEC3 before it in hash order, whose next hash changed. */
+	assert_int_equal(sp_zone_signed_count(z), 2);
 	assert_null(node_at(z, "laptop.alice.example."));
 	assert_int_equal(sp_zone_node_count(z), 3);
 	sp_zone_free(z);
@@ -650,7 +663,7 @@ test_zsk_rollover_resigns_zsk_data(void **state)
 	(void)state;
 	/* A newer active ZSK takes over signing. The DNSKEY RRset gains it, so
 	 * it is re-signed; CDS and CDNSKEY keep their KSK signatures. */
-	assert_int_equal(sp_key_generate(SP_ROLE_ZSK, NOW, &zsk2), SP_OK);
+	assert_int_equal(sp_key_generate(SP_ROLE_ZSK, NOW, sp_platform_rng(), &zsk2), SP_OK);
 	keys[0] = F.ksk;
 	keys[1] = F.zsk;
 	keys[2] = F.self;
@@ -782,8 +795,9 @@ test_empty_nonterminal(void **state)
 	/* The duplicate AAAA was merged away. */
 	assert_int_equal(rrset_at(z, "phone.alice.example.", SP_T_AAAA)->count, 1);
 	assert_int_equal(sp_zone_neg_ttl(z), 60);
-	/* SOA, NS and DNSKEY at the apex, AAAA, TLSA, and four NSECs. */
-	assert_int_equal(sp_zone_signed_count(z), 9);
+	/* SOA, NS and DNSKEY at the apex, AAAA, TLSA, four NSECs, and the
+	 * chain: NSEC3PARAM and four NSEC3s. */
+	assert_int_equal(sp_zone_signed_count(z), 9 + 5);
 	assert_null(node_at(z, "_udp.phone.alice.example."));
 	assert_null(node_at(z, "tcp.phone.alice.example."));
 	sp_zone_free(z);
@@ -883,7 +897,7 @@ test_xfr_text_verifies(void **state)
 	char *text;
 
 	(void)state;
-	assert_int_equal(sp_xfr_text(F.zone, NOW, &text, &len), SP_OK);
+	assert_int_equal(sp_xfr_text(F.zone, &text, &len), SP_OK);
 	assert_int_equal(strlen(text), len);
 	assert_int_equal(verify_zone_file(text, len, NOW, 0), 0);
 	/* Signed at NOW: not yet valid an hour and a second before. */
@@ -911,7 +925,7 @@ test_xfr_text_verifies(void **state)
 
 	/* The NSEC3 chain covers the empty non-terminal too. */
 	sp_zone *z = ent_zone();
-	assert_int_equal(sp_xfr_text(z, NOW, &text, &len), SP_OK);
+	assert_int_equal(sp_xfr_text(z, &text, &len), SP_OK);
 	assert_int_equal(verify_zone_file(text, len, NOW, 0), 0);
 	count_types(text, len, counts);
 	assert_int_equal(counts[SP_T_NSEC3], 4);
@@ -919,34 +933,62 @@ test_xfr_text_verifies(void **state)
 	sp_zone_free(z);
 }
 
-static int
-count_rr(void *arg, const uint8_t *owner, size_t owner_len, uint16_t type, uint32_t ttl,
-    const uint8_t *rdata, size_t rdlen)
-{
-	size_t *n = arg;
-
-	(void)owner;
-	(void)owner_len;
-	(void)ttl;
-	(void)rdata;
-	(void)rdlen;
-	if (n[0]++ == 0 && type != SP_T_SOA)
-		return SP_EINVAL;
-	n[1] = type;
-	return SP_OK;
-}
-
 static void
 test_xfr_walk_soa_first_and_last(void **state)
 {
-	size_t n[2] = { 0, 0 };
+	sp_xfr_iter it;
+	sp_xfr_rr rr;
+	size_t n = 0;
+	uint16_t last = 0;
 
 	(void)state;
-	assert_int_equal(sp_xfr_walk(F.zone, NOW, count_rr, n), SP_OK);
-	assert_int_equal(n[1], SP_T_SOA);
+	sp_xfr_begin(&it, F.zone);
+	while (sp_xfr_next(&it, &rr)) {
+		if (n++ == 0)
+			assert_int_equal(rr.type, SP_T_SOA);
+		last = rr.type;
+	}
+	assert_int_equal(last, SP_T_SOA);
 	/* 13 RRs in 12 RRsets with one RRSIG each, NSEC3PARAM and 4 NSEC3
 	 * with their RRSIGs, and the closing SOA. */
-	assert_int_equal(n[0], 13 + 12 + 2 + 8 + 1);
+	assert_int_equal(n, 13 + 12 + 2 + 8 + 1);
+	/* Once at the end, it stays there. */
+	assert_int_equal(sp_xfr_next(&it, &rr), 0);
+}
+
+/* The NSEC3 chain is signed with the snapshot, and a rebuild with one
+ * device more re-signs only the records whose data changed: the new
+ * name's NSEC3 and its predecessor's (whose next-hash changed). */
+static void
+test_nsec3_chain_reuses_signatures(void **state)
+{
+	sp_zone *z;
+	sp_device devs[3];
+	size_t same = 0;
+
+	(void)state;
+	memcpy(devs, F.devs, sizeof(F.devs));
+	memset(&devs[2], 0, sizeof(devs[2]));
+	snprintf(devs[2].name, sizeof(devs[2].name), "tablet");
+	memcpy(devs[2].pub, sp_key_info_of(F.laptop)->pub, 32);
+	sp_key *keys[] = { F.ksk, F.zsk, F.self };
+	assert_int_equal(build(devs, 3, keys, 3, 2, NOW + 60, F.zone, &z), SP_OK);
+	assert_int_equal(sp_zone_nsec3_count(z), sp_zone_node_count(z));
+	assert_int_equal(sp_zone_nsec3_count(z), sp_zone_nsec3_count(F.zone) + 1);
+	for (size_t i = 0; i < sp_zone_nsec3_count(z); i++) {
+		const sp_nsec3 *a = sp_zone_nsec3(z, i);
+		for (size_t k = 0; k < sp_zone_nsec3_count(F.zone); k++) {
+			const sp_nsec3 *b = sp_zone_nsec3(F.zone, k);
+			if (a->owner_len == b->owner_len &&
+			    memcmp(a->owner, b->owner, a->owner_len) == 0 &&
+			    a->rrset.rrsig_len == b->rrset.rrsig_len &&
+			    memcmp(a->rrset.rrsig, b->rrset.rrsig, a->rrset.rrsig_len) == 0)
+				same++;
+		}
+	}
+	/* Of the old chain, all but the predecessor keep their signatures. */
+	assert_int_equal(same, sp_zone_nsec3_count(F.zone) - 1);
+	sp_zone_free(z);
 }
 
 int
@@ -969,6 +1011,7 @@ main(void)
 		cmocka_unit_test(test_builder_errors),
 		cmocka_unit_test(test_xfr_text_verifies),
 		cmocka_unit_test(test_xfr_walk_soa_first_and_last),
+		cmocka_unit_test(test_nsec3_chain_reuses_signatures),
 	};
 
 	if (sodium_init() < 0)
