@@ -1,8 +1,11 @@
 #include "conf.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "sp_kv.h"
 #include "sp_log.h"
@@ -16,7 +19,7 @@ enum {
 	OPT_STATE, OPT_LOG, OPT_LOG_LEVEL, OPT_PASSPHRASE_FILE, OPT_DNS_LISTEN,
 	OPT_ZONE_NS, OPT_ZONE_ADDRESS, OPT_ZONE_TTL, OPT_RRL_RATE, OPT_TSIG_KEY,
 	OPT_SECONDARY, OPT_ZONE_KEY_TTL, OPT_ZSK_LIFETIME, OPT_PROPAGATION_DELAY, OPT_INTERFACE,
-	OPT_INTERFACE_IPV4, OPT_COUNT
+	OPT_INTERFACE_IPV4, OPT_DNS_TCP_TIMEOUT, OPT_COUNT
 };
 
 struct option_def {
@@ -199,6 +202,12 @@ sp_conf_set_interface(sp_conf *c, const char *value, const char **why)
 }
 
 static int
+set_dns_tcp_timeout(sp_conf *c, const char *value, const char **why)
+{
+	return set_number(value, 1, 3600, &c->dns_tcp_timeout, why);
+}
+
+static int
 set_rrl_rate(sp_conf *c, const char *value, const char **why)
 {
 	return set_number(value, 0, 1000000, &c->rrl_rate, why);
@@ -317,6 +326,7 @@ static const struct option_def options[OPT_COUNT] = {
 	[OPT_PROPAGATION_DELAY] = { "propagation-delay", set_propagation_delay, 0 },
 	[OPT_INTERFACE] = { "interface", sp_conf_set_interface, 0 },
 	[OPT_INTERFACE_IPV4] = { "interface-ipv4", set_interface_ipv4, 0 },
+	[OPT_DNS_TCP_TIMEOUT] = { "dns-tcp-timeout", set_dns_tcp_timeout, 0 },
 };
 
 void
@@ -328,7 +338,15 @@ sp_conf_init(sp_conf *c)
 	c->rrl_rate = -1;
 	c->zsk_lifetime = -1;
 	c->propagation_delay = -1;
+	c->dns_tcp_timeout = -1;
 	sp_zone_config_default(&c->zone);
+}
+
+void
+sp_conf_wipe(sp_conf *c)
+{
+	sodium_memzero(c, sizeof(*c));
+	sp_conf_init(c);
 }
 
 int
@@ -342,6 +360,7 @@ sp_conf_parse(sp_conf *c, const char *what, const char *text, size_t len,
 
 	if (memchr(text, '\0', len) != NULL)
 		return sp_errf(e, SP_ECONFIG, "%s: contains a NUL byte; not a text file", what);
+	/* kv holds each line, a TSIG secret's too: wiped on every way out. */
 	while ((rc = sp_kv_next(&r, what, &lineno, &kv, e)) == 1) {
 		const char *why = NULL;
 		size_t i;
@@ -349,56 +368,94 @@ sp_conf_parse(sp_conf *c, const char *what, const char *text, size_t len,
 		for (i = 0; i < OPT_COUNT; i++)
 			if (strcmp(kv.key, options[i].name) == 0)
 				break;
-		if (i == OPT_COUNT)
-			return sp_errf(e, SP_ECONFIG,
+		if (i == OPT_COUNT) {
+			rc = sp_errf(e, SP_ECONFIG,
 			    "%s:%u: unknown option '%s' (known: state, log, log-level, "
 			    "passphrase-file, dns-listen, zone-ns, zone-address, zone-ttl, "
 			    "rrl-rate, tsig-key, secondary, zone-key-ttl, zsk-lifetime, "
-			    "propagation-delay, interface, interface-ipv4)", what, kv.line, kv.key);
-		if (c->line_of[i] != 0 && !options[i].repeatable)
-			return sp_errf(e, SP_ECONFIG, "%s:%u: '%s' is already set on line %u",
-			    what, kv.line, kv.key, c->line_of[i]);
-		if (kv.value[0] == '\0')
-			return sp_errf(e, SP_ECONFIG, "%s:%u: '%s' needs a value", what,
+			    "propagation-delay, interface, interface-ipv4, dns-tcp-timeout)", what,
 			    kv.line, kv.key);
+			goto out;
+		}
+		if (c->line_of[i] != 0 && !options[i].repeatable) {
+			rc = sp_errf(e, SP_ECONFIG, "%s:%u: '%s' is already set on line %u",
+			    what, kv.line, kv.key, c->line_of[i]);
+			goto out;
+		}
+		if (kv.value[0] == '\0') {
+			rc = sp_errf(e, SP_ECONFIG, "%s:%u: '%s' needs a value", what,
+			    kv.line, kv.key);
+			goto out;
+		}
 		if (options[i].set(c, kv.value, &why) != SP_OK) {
 			/* A TSIG line holds a secret: name the option, not the value. */
 			if (i == OPT_TSIG_KEY)
-				return sp_errf(e, SP_ECONFIG, "%s:%u: %s: %s", what, kv.line,
+				rc = sp_errf(e, SP_ECONFIG, "%s:%u: %s: %s", what, kv.line,
 				    kv.key, why);
-			return sp_errf(e, SP_ECONFIG, "%s:%u: %s '%s': %s", what, kv.line,
-			    kv.key, kv.value, why);
+			else
+				rc = sp_errf(e, SP_ECONFIG, "%s:%u: %s '%s': %s", what, kv.line,
+				    kv.key, kv.value, why);
+			goto out;
 		}
 		c->line_of[i] = kv.line;
 	}
+out:
 	sodium_memzero(&kv, sizeof(kv));
 	return rc < 0 ? rc : SP_OK;
 }
 
+/*
+ * The file is read with read(2) into one buffer that is wiped before it
+ * is freed: stdio would leave the text, secrets and all, in a buffer of
+ * its own.
+ */
 int
 sp_conf_load(sp_conf *c, const char *path, sp_errmsg *e)
 {
-	char *buf;
-	size_t len;
-	FILE *f;
-	int rc;
+	enum { CONF_MAX = 65536 };
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0;
+	ssize_t n;
+	int fd, rc;
 
-	if ((f = fopen(path, "re")) == NULL)
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return sp_errf(e, SP_ECONFIG, "%s: %s", path, strerror(errno));
-	if ((buf = malloc(65537)) == NULL) {
-		fclose(f);
-		return SP_ENOMEM;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		rc = sp_errf(e, SP_ECONFIG, "%s: not a regular file", path);
+		goto out;
 	}
-	len = fread(buf, 1, 65537, f);
-	if (ferror(f)) {
-		rc = sp_errf(e, SP_ECONFIG, "%s: read error", path);
-	} else if (len > 65536) {
+	if ((buf = malloc(CONF_MAX + 1)) == NULL) {
+		rc = sp_errf(e, SP_ENOMEM, "%s: out of memory", path);
+		goto out;
+	}
+	while (len <= CONF_MAX && (n = read(fd, buf + len, CONF_MAX + 1 - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = sp_errf(e, SP_ECONFIG, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+		len += (size_t)n;
+	}
+	if (len > CONF_MAX) {
 		rc = sp_errf(e, SP_ECONFIG, "%s: larger than 64 KiB", path);
-	} else {
-		rc = sp_conf_parse(c, path, buf, len, e);
+		goto out;
 	}
-	fclose(f);
-	free(buf);
+	if ((rc = sp_conf_parse(c, path, buf, len, e)) != SP_OK)
+		goto out;
+	/* Secrets in a file others can read are no longer secret: refuse it
+	 * rather than use keys an attacker may have too. */
+	if (c->ntsig > 0 && (st.st_mode & 077) != 0)
+		rc = sp_errf(e, SP_ECONFIG, "%s: holds a tsig-key secret but is readable by "
+		    "group or others (mode %04o); chmod 600 it", path,
+		    (unsigned)(st.st_mode & 07777));
+out:
+	if (buf != NULL) {
+		sodium_memzero(buf, len);
+		free(buf);
+	}
+	close(fd);
 	return rc;
 }
 
@@ -453,6 +510,7 @@ sp_conf_print(const sp_conf *c, FILE *f)
 	fprintf(f, "zsk-lifetime %ld\n", c->zsk_lifetime < 0 ? 30L * 86400 : c->zsk_lifetime);
 	fprintf(f, "propagation-delay %ld\n", c->propagation_delay < 0 ? 300L : c->propagation_delay);
 	fprintf(f, "rrl-rate %ld\n", c->rrl_rate < 0 ? 20L : c->rrl_rate);
+	fprintf(f, "dns-tcp-timeout %ld\n", c->dns_tcp_timeout < 0 ? 10L : c->dns_tcp_timeout);
 	for (size_t i = 0; i < c->ntsig; i++)
 		fprintf(f, "# tsig-key %s (secret not shown)\n", c->tsig[i].name);
 	for (size_t i = 0; i < c->nsecondary; i++) {

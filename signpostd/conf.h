@@ -30,6 +30,8 @@ typedef struct sp_conf {
 	long rrl_rate;               /* -1 = not set (default on, 20/s) */
 	long zsk_lifetime;           /* -1 = not set (30 days); 0 = only when told */
 	long propagation_delay;      /* -1 = not set (300 s) */
+	long dns_tcp_timeout;        /* s without progress on a DNS TCP connection;
+	                                -1 = not set (10 s) */
 	char interface[16];          /* the tunnel interface; "" = the default */
 	uint8_t interface_ipv4[4];   /* its IPv4 address, if interface_ipv4_prefix */
 	unsigned interface_ipv4_prefix;
@@ -58,9 +60,13 @@ int sp_conf_set_interface(sp_conf *c, const char *value, const char **why);
 int sp_conf_add_listen(sp_conf *c, const char *text, const char **why);
 
 void sp_conf_init(sp_conf *c);
+/* Wipe the secrets (TSIG) and everything else; c is then as after init. */
+void sp_conf_wipe(sp_conf *c);
 /* what names the input in messages ("file:line: problem"). */
 int sp_conf_parse(sp_conf *c, const char *what, const char *text, size_t len,
     sp_errmsg *e);
+/* Read and parse a file. A file that holds secrets (tsig-key) must not be
+ * readable by group or others: SP_ECONFIG naming the file and its mode. */
 int sp_conf_load(sp_conf *c, const char *path, sp_errmsg *e);
 /* The effective configuration, in the file's own syntax (signpostd -n). */
 void sp_conf_print(const sp_conf *c, FILE *f);

@@ -47,6 +47,13 @@ sp_ctl_request_parse(const char *line, size_t len, sp_ctl_request *req,
 	return SP_OK;
 }
 
+uint64_t
+sp_ctl_reply_defer(sp_ctl_reply *r, unsigned timeout_ms)
+{
+	r->defer_ms = timeout_ms ? timeout_ms : 1;
+	return r->ticket;
+}
+
 void
 sp_ctl_reply_init(sp_ctl_reply *r)
 {

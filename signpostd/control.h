@@ -11,6 +11,7 @@
 #define SP_CONTROL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sp_err.h"
 
@@ -34,6 +35,8 @@ typedef struct sp_ctl_reply {
 	char *buf;
 	size_t len, cap;
 	int err;            /* sticky, like sp_wire */
+	uint64_t ticket;    /* the server's name for the request being answered */
+	unsigned defer_ms;  /* set by sp_ctl_reply_defer */
 } sp_ctl_reply;
 
 void sp_ctl_reply_init(sp_ctl_reply *r);
@@ -49,6 +52,13 @@ void sp_ctl_reply_field(sp_ctl_reply *r, const char *name, const char *fmt, ...)
 void sp_ctl_reply_error(sp_ctl_reply *r, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void sp_ctl_reply_end(sp_ctl_reply *r);
+/*
+ * In a server's handler: the answer comes later (the work is off the
+ * loop, or waits for an event). Returns the ticket to hand to
+ * sp_ctl_server_finish; the client waits up to timeout_ms, then gets an
+ * error. Add nothing to r after deferring.
+ */
+uint64_t sp_ctl_reply_defer(sp_ctl_reply *r, unsigned timeout_ms);
 
 /* The short name of an error in replies ("not-found"), and back. */
 const char *sp_ctl_errname(int code);

@@ -14,6 +14,7 @@
 
 struct conn {
 	sp_ctl_server *srv;
+	uint64_t id;
 	int fd;
 	sp_watch *watch;
 	sp_timer *timer;
@@ -22,6 +23,7 @@ struct conn {
 	sp_ctl_reply reply;
 	size_t sent;
 	int replying;
+	int deferred;            /* the handler answers later */
 };
 
 struct sp_ctl_server {
@@ -31,6 +33,7 @@ struct sp_ctl_server {
 	char path[108];
 	sp_ctl_handler handler;
 	void *arg;
+	uint64_t next_id;
 	struct conn *conns[MAX_CONNS];
 };
 
@@ -43,10 +46,22 @@ conn_close(struct conn *c)
 		if (s->conns[i] == c)
 			s->conns[i] = NULL;
 	sp_watch_cancel(c->watch);
-	sp_timer_cancel(c->timer);
+	sp_timer_free(c->timer);
 	close(c->fd);
 	sp_ctl_reply_free(&c->reply);
 	free(c);
+}
+
+static void
+start_reply(struct conn *c)
+{
+	if (c->reply.err != SP_OK)
+		sp_ctl_reply_error(&c->reply, c->reply.err, "reply too large");
+	sp_ctl_reply_end(&c->reply);
+	c->replying = 1;
+	c->deferred = 0;
+	sp_timer_arm(c->timer, CONN_TIMEOUT_MS);
+	sp_watch_set_events(c->watch, SP_IO_WRITE);
 }
 
 static void
@@ -54,7 +69,13 @@ conn_timeout(void *arg)
 {
 	struct conn *c = arg;
 
-	c->timer = NULL;
+	if (c->deferred) {
+		/* The answer did not come in time: say so, then close. */
+		sp_ctl_reply_free(&c->reply);
+		sp_ctl_reply_error(&c->reply, SP_ETIMEOUT, "no answer in time");
+		start_reply(c);
+		return;
+	}
 	sp_debug("control: closing a connection that stalled for %d ms", CONN_TIMEOUT_MS);
 	conn_close(c);
 }
@@ -66,18 +87,43 @@ conn_respond(struct conn *c, const char *line, size_t len)
 	sp_errmsg e;
 
 	sp_ctl_reply_init(&c->reply);
+	c->reply.ticket = c->id;
 	if (sp_ctl_request_parse(line, len, &req, &e) != SP_OK) {
 		sp_ctl_reply_error(&c->reply, SP_EPROTO, "%s", e.msg);
 	} else {
 		c->srv->handler(c->srv->arg, &req, &c->reply);
+		if (c->reply.defer_ms != 0) {
+			/* Wait for sp_ctl_server_finish; watch for the client
+			 * going away meanwhile. */
+			c->deferred = 1;
+			sp_timer_arm(c->timer, c->reply.defer_ms);
+			sp_watch_set_events(c->watch, SP_IO_READ);
+			return;
+		}
 		if (c->reply.len == 0)
 			sp_ctl_reply_error(&c->reply, SP_EIO, "no reply");
 	}
-	if (c->reply.err != SP_OK)
-		sp_ctl_reply_error(&c->reply, c->reply.err, "reply too large");
-	sp_ctl_reply_end(&c->reply);
-	c->replying = 1;
-	sp_watch_set_events(c->watch, SP_IO_WRITE);
+	start_reply(c);
+}
+
+void
+sp_ctl_server_finish(sp_ctl_server *s, uint64_t ticket, sp_ctl_reply *r)
+{
+	struct conn *c = NULL;
+
+	for (size_t i = 0; i < MAX_CONNS && c == NULL; i++)
+		if (s->conns[i] != NULL && s->conns[i]->id == ticket && s->conns[i]->deferred)
+			c = s->conns[i];
+	if (c == NULL) {
+		sp_ctl_reply_free(r);
+		return;
+	}
+	sp_ctl_reply_free(&c->reply);
+	c->reply = *r;
+	sp_ctl_reply_init(r);
+	if (c->reply.len == 0)
+		sp_ctl_reply_error(&c->reply, SP_EIO, "no reply");
+	start_reply(c);
 }
 
 static void
@@ -86,6 +132,16 @@ conn_io(void *arg, int fd, unsigned events)
 	struct conn *c = arg;
 	ssize_t n;
 
+	if (c->deferred) {
+		/* Nothing more is expected from the client: more bytes, or the
+		 * end, mean it is not waiting for this answer. */
+		char byte;
+		n = read(fd, &byte, 1);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		conn_close(c);
+		return;
+	}
 	if (c->replying) {
 		if (!(events & SP_IO_WRITE))
 			return;
@@ -111,9 +167,7 @@ conn_io(void *arg, int fd, unsigned events)
 		sp_ctl_reply_init(&c->reply);
 		sp_ctl_reply_error(&c->reply, SP_EPROTO, "request longer than %d bytes",
 		    SP_CTL_REQUEST_MAX - 1);
-		sp_ctl_reply_end(&c->reply);
-		c->replying = 1;
-		sp_watch_set_events(c->watch, SP_IO_WRITE);
+		start_reply(c);
 	}
 }
 
@@ -146,13 +200,16 @@ on_accept(void *arg, int fd, unsigned events)
 	}
 	c->srv = s;
 	c->fd = cfd;
-	if (sp_loop_watch(s->loop, cfd, SP_IO_READ, conn_io, c, &c->watch) != SP_OK ||
-	    sp_loop_timer(s->loop, CONN_TIMEOUT_MS, conn_timeout, c, &c->timer) != SP_OK) {
-		sp_watch_cancel(c->watch);
+	c->id = ++s->next_id;
+	if (sp_timer_new(s->loop, conn_timeout, c, &c->timer) != SP_OK ||
+	    sp_loop_watch(s->loop, cfd, SP_IO_READ, conn_io, c, &c->watch) != SP_OK) {
+		sp_warn("control: out of memory; refusing a connection");
+		sp_timer_free(c->timer);
 		close(cfd);
 		free(c);
 		return;
 	}
+	sp_timer_arm(c->timer, CONN_TIMEOUT_MS);
 	s->conns[slot] = c;
 }
 

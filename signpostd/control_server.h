@@ -15,5 +15,9 @@ int sp_ctl_server_start(sp_loop *loop, const char *path, sp_ctl_handler handler,
     void *arg, sp_ctl_server **out, sp_errmsg *e);
 /* Close every connection, remove the socket file, free. NULL is a no-op. */
 void sp_ctl_server_stop(sp_ctl_server *s);
+/* Send the reply to a deferred request (sp_ctl_reply_defer). r is built
+ * like a handler's (ok or error, then fields) and emptied here. If the
+ * client has gone or timed out, the reply is dropped. */
+void sp_ctl_server_finish(sp_ctl_server *s, uint64_t ticket, sp_ctl_reply *r);
 
 #endif

@@ -7,8 +7,8 @@
  * This is the pure part: a set request is parsed line by line and each
  * setting is handed to the adapter's callbacks as it comes (as
  * wireguard-go applies them), and the get reply is built with the
- * formatting helpers below. Errors are errno values, as the protocol
- * carries them.
+ * formatting helpers below. Errors are SP_E* codes, as everywhere;
+ * sp_uapi_errno turns one into the errno value the protocol carries.
  */
 #ifndef SP_UAPI_H
 #define SP_UAPI_H
@@ -34,11 +34,13 @@ struct sp_uapi_ops {
 
 /*
  * Parse the body of a set request: the lines after "set=1", up to and
- * excluding the empty line. Returns 0 or an errno value (EINVAL for a
- * malformed line or value, EPROTO for an unknown key or a peer setting
- * outside a peer section, or whatever a callback returned).
+ * excluding the empty line. Returns SP_OK or SP_EINVAL (a malformed line or
+ * value), SP_EPROTO (an unknown key, or a peer setting outside a peer
+ * section), or whatever a callback returned (callbacks return SP_E* too).
  */
 int sp_uapi_set(const char *body, size_t len, const struct sp_uapi_ops *ops, void *arg);
+/* The errno value for "errno=N" in a reply (0 for SP_OK). */
+int sp_uapi_errno(int code);
 
 /* Lowercase hex of a key (65 bytes with the NUL). */
 void sp_uapi_hex(const uint8_t key[32], char out[65]);

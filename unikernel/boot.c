@@ -1,8 +1,8 @@
 /*
- * signpostd as PID 1 in the gateway image (sp_unikernel.h). This is the
- * adapter that a full system's init scripts would otherwise be: it is
- * hand-written because the image has no userland to do it, and kept to
- * what the gateway needs.
+ * The gateway image's PID 1 (sp_unikernel.h), around the daemon's run
+ * function. This is the adapter that a full system's init scripts would
+ * otherwise be: it is hand-written because the image has no userland to
+ * do it, and kept to what the gateway needs.
  */
 #define _GNU_SOURCE
 #include "sp_unikernel.h"
@@ -237,7 +237,8 @@ first_boot(sp_store *s, const sp_uk *uk)
 	if (uk->zone[0] == '\0')
 		fatal("no cloud on this disk yet: give signpost_zone=ZONE (and signpost_name=NAME) "
 		    "on the kernel command line for the first boot");
-	if (sp_cloud_create(s, uk->zone, uk->name, NULL, sp_clock_wall(), &cloud, &e) != SP_OK)
+	if (sp_cloud_create(s, uk->zone, uk->name, NULL, sp_clock_wall(), sp_platform_rng(),
+	    &cloud, &e) != SP_OK)
 		fatal(e.msg);
 	sp_info("first boot: created the personal cloud %s with this gateway, %s", cloud.zone,
 	    cloud.name);

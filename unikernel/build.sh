@@ -3,12 +3,14 @@
 #
 #   unikernel/build.sh [OUT_DIR]      (default build/unikernel)
 #
-# 1. signpostd, statically linked (cmake -DSP_STATIC=ON), stripped.
+# 1. signpost-init (unikernel/init.c: the image's PID 1 around the
+#    daemon's run function), statically linked (cmake -DSP_STATIC=ON),
+#    stripped.
 # 2. The kernel tree from Debian's linux-source-6.1, unpacked once per
 #    package version and kept in OUT_DIR/linux, so rebuilds are
-#    incremental: a new signpostd relinks the kernel in seconds.
+#    incremental: a new init relinks the kernel in seconds.
 # 3. tinyconfig + unikernel/kernel.config + the initramfs list, which
-#    holds one file, /init = signpostd. Every option of the fragment is
+#    holds one file, /init = signpost-init. Every option of the fragment is
 #    checked in the result.
 # 4. bzImage, copied to OUT_DIR/signpost-gateway.img.
 set -eu
@@ -23,11 +25,11 @@ say() { echo "unikernel: $*"; }
 
 [ -f "$TARBALL" ] || { echo "unikernel: $TARBALL is missing (apt-get install linux-source-6.1)" >&2; exit 1; }
 
-say "static signpostd"
+say "static signpost-init"
 cmake -S "$ROOT" -B "$OUT/signpostd" -DCMAKE_BUILD_TYPE=MinSizeRel -DSP_STATIC=ON >/dev/null
-cmake --build "$OUT/signpostd" -j "$JOBS" --target signpostd >"$OUT/signpostd.log" 2>&1 ||
+cmake --build "$OUT/signpostd" -j "$JOBS" --target signpost-init >"$OUT/signpostd.log" 2>&1 ||
 	{ cat "$OUT/signpostd.log" >&2; exit 1; }
-strip -o "$OUT/init.new" "$OUT/signpostd/bin/signpostd"
+strip -o "$OUT/init.new" "$OUT/signpostd/bin/signpost-init"
 # Only a changed binary makes the kernel relink its initramfs.
 if cmp -s "$OUT/init.new" "$OUT/init"; then rm "$OUT/init.new"; else mv "$OUT/init.new" "$OUT/init"; fi
 
@@ -41,7 +43,7 @@ if [ "$(cat "$K/.signpost-source" 2>/dev/null)" != "$VER" ]; then
 	echo "$VER" >"$K/.signpost-source"
 fi
 
-# The initramfs: exactly one file. No /dev, no console node: signpostd
+# The initramfs: exactly one file. No /dev, no console node: the init
 # mounts devtmpfs itself.
 printf 'file /init %s 0755 0 0\n' "$OUT/init" >"$OUT/initramfs.list"
 printf 'CONFIG_INITRAMFS_SOURCE="%s"\n' "$OUT/initramfs.list" >"$OUT/initramfs.config"
@@ -72,4 +74,4 @@ fi
 say "building the kernel ($JOBS jobs; the first time takes a few minutes)"
 make -C "$K" -j "$JOBS" bzImage >"$OUT/kernel.log" 2>&1 || { tail -30 "$OUT/kernel.log" >&2; exit 1; }
 cp "$K/arch/x86/boot/bzImage" "$OUT/signpost-gateway.img"
-say "$OUT/signpost-gateway.img: $(wc -c <"$OUT/signpost-gateway.img") bytes (signpostd $(wc -c <"$OUT/init") bytes inside)"
+say "$OUT/signpost-gateway.img: $(wc -c <"$OUT/signpost-gateway.img") bytes (its init $(wc -c <"$OUT/init") bytes inside)"

@@ -38,7 +38,8 @@ typedef struct sp_uk {
  */
 int sp_uk_settings(char *const *env, sp_uk *uk, sp_conf *conf, sp_errmsg *e);
 
-/* Run as PID 1: set up, then run the daemon; never returns. */
+/* Run as PID 1: set up, then run the daemon (sp_daemon_run); never
+ * returns. The image's init (init.c) calls it. */
 void sp_uk_main(int argc, char **argv, char **envp) __attribute__((noreturn));
 
 #endif

@@ -19,9 +19,9 @@ int cli_status(struct cli *c, int argc, char **argv);
 int cli_zone(struct cli *c, int argc, char **argv);
 int cli_keys(struct cli *c, int argc, char **argv);
 
-/* Open the state store and load the cloud; prints the error and returns
- * CLI_FAIL on failure. */
-int cli_open(struct cli *c, sp_store **store, sp_cloud *cloud);
+/* Open the state store (taking its lock when about to change it offline)
+ * and load the cloud; prints the error and returns CLI_FAIL on failure. */
+int cli_open(struct cli *c, int lock, sp_store **store, sp_cloud *cloud);
 /* cli_open, then the public information of every key (*keys malloc'd). */
 int cli_open_keys(struct cli *c, sp_cloud *cloud, sp_key_info **keys, size_t *n);
 /*

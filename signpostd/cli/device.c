@@ -65,7 +65,10 @@ offline(struct cli *c, int add, const sp_device *dev, const char *name)
 	sp_errmsg e;
 	int rc;
 
-	if ((rc = cli_open(c, &store, &cloud)) != CLI_OK)
+	/* The state's lock, held across the check and the write, so that no
+	 * daemon or other CLI changes the state in between (one that tries
+	 * is refused, and says so). */
+	if ((rc = cli_open(c, 1, &store, &cloud)) != CLI_OK)
 		return rc;
 	if (add && strcmp(dev->name, cloud.name) == 0)
 		rc = sp_errf(&e, SP_EEXIST, "'%s' is the gateway's own name", dev->name);

@@ -45,7 +45,9 @@ cli_init(struct cli *c, int argc, char **argv)
 		return cli_error(CLI_USAGE, "%s", e.msg);
 	if (passfile != NULL && sp_passphrase_read(passfile, &pass, &passlen, &e) != SP_OK)
 		return cli_error(CLI_FAIL, "%s", e.msg);
-	if (sp_store_open_dir(c->state_dir, SP_STORE_CREATE, &store, &e) != SP_OK) {
+	if (sp_store_open_dir(c->state_dir, SP_STORE_CREATE, &store, &e) != SP_OK ||
+	    sp_store_lock(store, &e) != SP_OK) {
+		sp_store_close(store);
 		sp_passphrase_free(pass, passlen);
 		return cli_error(CLI_FAIL, "%s", e.msg);
 	}
@@ -53,7 +55,7 @@ cli_init(struct cli *c, int argc, char **argv)
 	seal.pass = pass;
 	seal.passlen = passlen;
 	rc = sp_cloud_create(store, zone, name, pass != NULL ? &seal : NULL,
-	    sp_clock_wall(), &cloud, &e);
+	    sp_clock_wall(), sp_platform_rng(), &cloud, &e);
 	sp_passphrase_free(pass, passlen);
 	if (rc != SP_OK) {
 		sp_store_close(store);

@@ -48,7 +48,7 @@ cli_error(int code, const char *fmt, ...)
 }
 
 int
-cli_open(struct cli *c, sp_store **store, sp_cloud *cloud)
+cli_open(struct cli *c, int lock, sp_store **store, sp_cloud *cloud)
 {
 	sp_errmsg e;
 	int rc = sp_store_open_dir(c->state_dir, 0, store, &e);
@@ -59,7 +59,8 @@ cli_open(struct cli *c, sp_store **store, sp_cloud *cloud)
 		    c->state_dir);
 	if (rc != SP_OK)
 		return cli_error(CLI_FAIL, "%s", e.msg);
-	if (sp_cloud_load(*store, cloud, &e) != SP_OK) {
+	if ((lock && sp_store_lock(*store, &e) != SP_OK) ||
+	    sp_cloud_load(*store, cloud, &e) != SP_OK) {
 		sp_store_close(*store);
 		return cli_error(CLI_FAIL, "%s", e.msg);
 	}
@@ -73,7 +74,7 @@ cli_open_keys(struct cli *c, sp_cloud *cloud, sp_key_info **keys, size_t *n)
 	sp_errmsg e;
 	int rc;
 
-	if ((rc = cli_open(c, &store, cloud)) != CLI_OK)
+	if ((rc = cli_open(c, 0, &store, cloud)) != CLI_OK)
 		return rc;
 	rc = sp_keystore_list(store, keys, n, &e);
 	sp_store_close(store);

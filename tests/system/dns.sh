@@ -21,6 +21,8 @@ dns-listen [::1]:$PORT
 tsig-key xfr-key $SECRET
 secondary 127.0.0.1:$NSD_PORT xfr-key
 EOF
+# It holds a secret: signpostd refuses it readable by others.
+chmod 600 "$T/signpost.conf"
 
 # NSD as a secondary, started first so that it gets the first NOTIFY.
 mkdir "$T/nsd"
@@ -163,8 +165,8 @@ check "ldns-verify-zone accepts the AXFR output" sh -c \
 # A refused transfer gets the status the server sends and not one record of
 # the zone. kdig prints only the status of a failed transfer, so over TCP
 # drill, which prints the whole reply, is asked as well; drill has no AXFR
-# over UDP. signpostd's NOTAUTH carries no TSIG record, so there is no BADSIG
-# error to check yet (RFC 8945 5.3.2 asks for one).
+# over UDP. A request signed with a wrong secret gets NOTAUTH with an
+# unsigned TSIG carrying the error BADSIG (RFC 8945 5.2.2), which kdig names.
 ZONE_RR='^[^;]*alice\.example\.[[:space:]]+[0-9]+[[:space:]]+IN[[:space:]]'
 refused_kdig() {    # refused_kdig STATUS KDIG_FLAGS...
 	want=$1
@@ -198,7 +200,13 @@ refused_tcp() {     # refused_tcp STATUS [TSIG_SECRET]
 	fi
 }
 check "AXFR without TSIG is refused (REFUSED, no records)" refused_tcp REFUSED
-check "AXFR with a wrong secret is refused (NOTAUTH, no records)" refused_tcp NOTAUTH "$WRONG"
+refused_badsig() {
+	refused_kdig BADSIG +tcp -y "hmac-sha256:xfr-key:$WRONG" &&
+		refused_drill NOTAUTH -t -y "xfr-key:$WRONG:hmac-sha256" &&
+		drill -p "$PORT" -t -y "xfr-key:$WRONG:hmac-sha256" @127.0.0.1 alice.example AXFR 2>&1 |
+		grep -Eq '^;; xfr-key\.[[:space:]]+0[[:space:]]+ANY[[:space:]]+TSIG[[:space:]]+hmac-sha256\. [0-9]+ +300 0 +0 16 '
+}
+check "AXFR with a wrong secret is refused (NOTAUTH, TSIG error BADSIG, no records)" refused_badsig
 check "AXFR over UDP is refused (REFUSED, no records)" refused_kdig REFUSED +notcp
 
 # NSD as secondary: it follows changes after NOTIFY and its answers validate.

@@ -17,7 +17,7 @@
 /* Each callback appends what it was told to a log. */
 struct log {
 	char text[2048];
-	int fail_at;     /* make the Nth callback fail with ENOSPC; 0 = never */
+	int fail_at;     /* make the Nth callback fail with SP_ESPACE; 0 = never */
 	int calls;
 };
 
@@ -30,7 +30,7 @@ note(struct log *l, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(l->text + len, sizeof(l->text) - len, fmt, ap);
 	va_end(ap);
-	return ++l->calls == l->fail_at ? ENOSPC : 0;
+	return ++l->calls == l->fail_at ? SP_ESPACE : SP_OK;
 }
 
 static int cb_private(void *a, const uint8_t k[32]) { return note(a, "priv:%02x%02x;", k[0], k[31]); }
@@ -106,25 +106,25 @@ static void
 test_bad_lines(void **state)
 {
 	static const struct { const char *body; int err; } bad[] = {
-		{ "private_key=abc\n", EINVAL },
-		{ "private_key=" K1 "00\n", EINVAL },
-		{ "private_key=zz02030405060708091011121314151617181920212223242526272829303132\n", EINVAL },
-		{ "listen_port=65536\n", EINVAL },
-		{ "listen_port=-1\n", EINVAL },
-		{ "listen_port=\n", EINVAL },
-		{ "replace_peers=yes\n", EINVAL },
-		{ "no equals sign\n", EINVAL },
-		{ "colour=blue\n", EPROTO },
-		{ "endpoint=192.0.2.1:1\n", EPROTO },            /* outside a peer */
-		{ "allowed_ip=10.0.0.0/8\n", EPROTO },
-		{ "public_key=" K2 "\nlisten_port=1\n", EPROTO }, /* device key in a peer */
-		{ "public_key=" K2 "\nendpoint=192.0.2.1\n", EINVAL },
-		{ "public_key=" K2 "\nallowed_ip=10.0.0.0/33\n", EINVAL },
-		{ "public_key=" K2 "\nallowed_ip=fd00::/129\n", EINVAL },
-		{ "public_key=" K2 "\nallowed_ip=banana/8\n", EINVAL },
-		{ "public_key=" K2 "\nprotocol_version=2\n", EINVAL },
-		{ "public_key=" K2 "\npersistent_keepalive_interval=70000\n", EINVAL },
-		{ "public_key=" K2 "\nremove=false\n", EINVAL },
+		{ "private_key=abc\n", SP_EINVAL },
+		{ "private_key=" K1 "00\n", SP_EINVAL },
+		{ "private_key=zz02030405060708091011121314151617181920212223242526272829303132\n", SP_EINVAL },
+		{ "listen_port=65536\n", SP_EINVAL },
+		{ "listen_port=-1\n", SP_EINVAL },
+		{ "listen_port=\n", SP_EINVAL },
+		{ "replace_peers=yes\n", SP_EINVAL },
+		{ "no equals sign\n", SP_EINVAL },
+		{ "colour=blue\n", SP_EPROTO },
+		{ "endpoint=192.0.2.1:1\n", SP_EPROTO },            /* outside a peer */
+		{ "allowed_ip=10.0.0.0/8\n", SP_EPROTO },
+		{ "public_key=" K2 "\nlisten_port=1\n", SP_EPROTO }, /* device key in a peer */
+		{ "public_key=" K2 "\nendpoint=192.0.2.1\n", SP_EINVAL },
+		{ "public_key=" K2 "\nallowed_ip=10.0.0.0/33\n", SP_EINVAL },
+		{ "public_key=" K2 "\nallowed_ip=fd00::/129\n", SP_EINVAL },
+		{ "public_key=" K2 "\nallowed_ip=banana/8\n", SP_EINVAL },
+		{ "public_key=" K2 "\nprotocol_version=2\n", SP_EINVAL },
+		{ "public_key=" K2 "\npersistent_keepalive_interval=70000\n", SP_EINVAL },
+		{ "public_key=" K2 "\nremove=false\n", SP_EINVAL },
 	};
 	struct log l = { "", 0, 0 };
 
@@ -142,7 +142,7 @@ test_a_failing_callback_stops_the_request(void **state)
 	struct log l = { "", 2, 0 };
 
 	(void)state;
-	assert_int_equal(run("listen_port=1\nfwmark=2\nreplace_peers=true\n", &l), ENOSPC);
+	assert_int_equal(run("listen_port=1\nfwmark=2\nreplace_peers=true\n", &l), SP_ESPACE);
 	assert_string_equal(l.text, "port:1;fwmark:2;");
 }
 
@@ -169,10 +169,48 @@ test_hex(void **state)
 	assert_string_equal(out, "0008101820283038404850586068707880889098a0a8b0b8c0c8d0d8e0e8f0f8");
 }
 
+/* The protocol's errno values, from the one convention. */
+static void
+test_errno_of_codes(void **state)
+{
+	(void)state;
+	assert_int_equal(sp_uapi_errno(SP_OK), 0);
+	assert_int_equal(sp_uapi_errno(SP_EINVAL), EINVAL);
+	assert_int_equal(sp_uapi_errno(SP_EPROTO), EPROTO);
+	assert_int_equal(sp_uapi_errno(SP_ENOMEM), ENOMEM);
+	assert_int_equal(sp_uapi_errno(SP_ECORRUPT), EIO);
+}
+
+/* Keys are decoded in constant time, and still exactly: every hex digit
+ * in either case, and nothing else. */
+static void
+test_key_digits(void **state)
+{
+	char body[128];
+	struct log l = { "", 0, 0 };
+	static const char ok[] = "0123456789abcdefABCDEF";
+
+	(void)state;
+	for (size_t d = 0; d < sizeof(ok) - 1; d++) {
+		memset(body, 0, sizeof(body));
+		snprintf(body, sizeof(body), "private_key=%c%s\n", ok[d], K1 + 1);
+		assert_int_equal(run(body, &l), SP_OK);
+	}
+	for (int c = 1; c < 256; c++) {
+		if (strchr(ok, c) != NULL || c == '\n')
+			continue;
+		snprintf(body, sizeof(body), "private_key=" K1 "\n");
+		body[12 + 17] = (char)c;
+		assert_int_equal(run(body, &l), SP_EINVAL);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_errno_of_codes),
+		cmocka_unit_test(test_key_digits),
 		cmocka_unit_test(test_what_wg_set_sends),
 		cmocka_unit_test(test_ipv6_endpoint_and_bare_address),
 		cmocka_unit_test(test_bad_lines),

@@ -1,0 +1,62 @@
+/*
+ * signpostd's life: load the state, hold its lock, start the roles and the
+ * adapters, run the loop, stop. sp_daemon_run is a library function: the
+ * signpostd main (main.c), the gateway image's init (unikernel/) and the
+ * tests call it; no main calls another.
+ */
+#ifndef SP_DAEMON_H
+#define SP_DAEMON_H
+
+#include <stdint.h>
+
+#include "conf.h"
+#include "control_server.h"
+#include "sp_cloud.h"
+#include "sp_key.h"
+#include "sp_platform.h"
+#include "work.h"
+
+struct sp_gateway;
+struct sp_tunnel;
+
+typedef struct sp_daemon {
+	sp_loop *loop;
+	sp_store *store;          /* opened by sp_daemon_run unless given */
+	sp_work *work;            /* slow work off the loop */
+	const sp_rng *rng;        /* sp_platform_rng() unless given */
+	char state_dir[4096];
+	sp_cloud cloud;
+	sp_key **keys;            /* owned, with private halves */
+	size_t nkeys;
+	/* The passphrase, kept (sodium_malloc) so that keys made by a rollover
+	 * are sealed like the others; NULL for an unsealed cloud. */
+	char *pass;
+	size_t passlen;
+	sp_ctl_server *ctl;
+	sp_conf conf;             /* the effective configuration */
+	struct sp_gateway *gw;    /* the gateway role, on the gateway */
+	struct sp_tunnel *tunnel; /* the WireGuard interface, if configured */
+	uint64_t started_mono;    /* ms */
+	int64_t started_wall;     /* s */
+	int exit_signal;
+	void (*ready)(struct sp_daemon *d);   /* called once serving, if set */
+} sp_daemon;
+
+/*
+ * Load the state (d->state_dir, or d->store if already open), take the
+ * state's lock, and serve until a stop signal or sp_loop_stop; frees
+ * everything, d->conf's secrets included. Returns the exit status.
+ */
+int sp_daemon_run(sp_daemon *d);
+
+/* Check the configuration and the state without serving (signpostd -n):
+ * 0, or 1 with the reason printed. Frees what it loaded. */
+int sp_daemon_check(sp_daemon *d, FILE *out);
+
+/* The device's own identity key (active), or NULL. */
+const sp_key *sp_daemon_device_key(const sp_daemon *d);
+
+/* The control requests the daemon answers (ctl.c). */
+void sp_daemon_ctl(void *arg, const sp_ctl_request *req, sp_ctl_reply *reply);
+
+#endif

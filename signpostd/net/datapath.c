@@ -1,0 +1,353 @@
+/*
+ * The data path: packets from TUN are cut (TSO), encrypted in place and
+ * sent in batches of UDP_SEGMENT trains; datagrams arrive in recvmmsg
+ * batches (UDP_GRO trains), are decrypted in place, checked against
+ * cryptokey routing and written to TUN merged per TCP flow. The pure work
+ * is tunnels/'s; this file moves bytes between the kernel and it.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <netinet/udp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sp_log.h"
+#include "tunnel_int.h"
+
+void
+dp_clear_queue(struct tpeer *p)
+{
+	for (size_t i = 0; i < p->nq; i++)
+		free(p->queue[i]);
+	p->nq = 0;
+}
+
+/* One datagram to a peer. A send that fails (a full socket buffer, a
+ * network that is down) drops it, as UDP does; WireGuard's timers resend
+ * what matters. */
+static void
+send_to(sp_tunnel *t, struct tpeer *p, const uint8_t *msg, size_t len)
+{
+	if (!p->has_endpoint)
+		return;
+	if (sendto(t->udp_fd, msg, len, MSG_DONTWAIT, (struct sockaddr *)&p->endpoint,
+	    sizeof(p->endpoint)) == (ssize_t)len)
+		p->tx_bytes += len;
+}
+
+void
+dp_initiate(sp_tunnel *t, struct tpeer *p)
+{
+	uint8_t msg[SP_WG_INITIATION_SIZE];
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (!p->has_endpoint)
+		return;
+	if (sp_wg_initiate(t->wg, p->wp, ts.tv_sec, (uint32_t)ts.tv_nsec, sp_clock_mono_ms(),
+	    msg) == SP_OK)
+		send_to(t, p, msg, sizeof(msg));
+}
+
+/* Encrypt and send one packet (already at buf + 16), or queue it. */
+void
+dp_send_packet(sp_tunnel *t, struct tpeer *p, uint8_t *buf, size_t len)
+{
+	size_t out;
+	uint64_t now = sp_clock_mono_ms();
+
+	if (sp_wg_encrypt(t->wg, p->wp, buf + SP_WG_TRANSPORT_HEADER, len, now, buf,
+	    PKT_MAX + 64, &out) == SP_OK) {
+		send_to(t, p, buf, out);
+		return;
+	}
+	/* No session: keep the newest packets and start a handshake. */
+	if (p->nq == QUEUE_MAX) {
+		free(p->queue[0]);
+		memmove(p->queue, p->queue + 1, (QUEUE_MAX - 1) * sizeof(p->queue[0]));
+		memmove(p->qlen, p->qlen + 1, (QUEUE_MAX - 1) * sizeof(p->qlen[0]));
+		p->nq--;
+	}
+	if ((p->queue[p->nq] = malloc(len)) != NULL) {
+		memcpy(p->queue[p->nq], buf + SP_WG_TRANSPORT_HEADER, len);
+		p->qlen[p->nq++] = len;
+	}
+	sp_wg_peer_want_handshake(p->wp, now);
+	tun_schedule(t, 0);
+}
+
+static void
+flush_queue(sp_tunnel *t, struct tpeer *p)
+{
+	size_t n = p->nq;
+
+	p->nq = 0;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(t->buf + SP_WG_TRANSPORT_HEADER, p->queue[i], p->qlen[i]);
+		free(p->queue[i]);
+		dp_send_packet(t, p, t->buf, p->qlen[i]);
+	}
+	if (n == 0)
+		dp_send_packet(t, p, t->buf, 0);   /* a keepalive confirms the keys */
+}
+
+/* Send the batch: consecutive equal-sized datagrams to one peer go as one
+ * UDP_SEGMENT message (the last may be shorter), the rest one by one. */
+static void
+send_batch(sp_tunnel *t, int first, int out)
+{
+	int nmsg = 0;
+
+	for (int i = first; i < out;) {
+		struct msghdr *m = &t->msg[nmsg].msg_hdr;
+		size_t seg = t->slen[i], bytes = 0;
+		int j = i;
+
+		memset(m, 0, sizeof(*m));
+		m->msg_name = &t->sto[i]->endpoint;
+		m->msg_namelen = sizeof(t->sto[i]->endpoint);
+		m->msg_iov = &t->iov[i];
+		do {
+			t->iov[j].iov_base = t->slot[j];
+			t->iov[j].iov_len = t->slen[j];
+			bytes += t->slen[j];
+			j++;
+		} while (t->gso && j < out && j - i < GSO_MAX && t->sto[j] == t->sto[i] &&
+		    t->slen[j] <= seg && t->slen[j - 1] == seg && bytes + t->slen[j] <= GSO_BYTES);
+		m->msg_iovlen = (size_t)(j - i);
+		if (j - i > 1) {
+			struct cmsghdr *c = &t->scm[nmsg].h;
+			uint16_t size = (uint16_t)seg;
+			m->msg_control = t->scm[nmsg].b;
+			m->msg_controllen = sizeof(t->scm[nmsg].b);
+			c->cmsg_level = SOL_UDP;
+			c->cmsg_type = UDP_SEGMENT;
+			c->cmsg_len = CMSG_LEN(sizeof(size));
+			memcpy(CMSG_DATA(c), &size, sizeof(size));
+		}
+		nmsg++;
+		i = j;
+	}
+	for (int sent = 0; sent < nmsg;) {
+		int m = sendmmsg(t->udp_fd, t->msg + sent, (unsigned)(nmsg - sent), MSG_DONTWAIT);
+		if (m > 0) {
+			sent += m;
+			continue;
+		}
+		/* A kernel or device without UDP GSO refuses it: send what is
+		 * left of the batch, and everything after, without. A full socket
+		 * buffer drops, as UDP does. */
+		if (t->gso && (errno == EIO || errno == EINVAL || errno == ENOPROTOOPT)) {
+			sp_warn("tunnel: UDP segmentation offload failed (%s); sending without",
+			    strerror(errno));
+			t->gso = 0;
+			send_batch(t, (int)(t->msg[sent].msg_hdr.msg_iov - t->iov), out);
+		}
+		break;
+	}
+}
+
+/* Read from TUN until it is empty: each read, possibly a 64 KB TSO
+ * segment, is cut into MTU-sized packets in the batch's slots and
+ * encrypted there; a full batch is sent. */
+void
+dp_on_tun(void *arg, int fd, unsigned events)
+{
+	sp_tunnel *t = arg;
+	uint64_t now = sp_clock_mono_ms();
+	int out = 0;
+
+	(void)events;
+	for (;;) {
+		ssize_t n = read(fd, t->rbuf, sizeof(t->rbuf));
+		const uint8_t *pkt = t->rbuf + SP_VNET_HDR_LEN, *src, *dst;
+		size_t len = (size_t)n - SP_VNET_HDR_LEN;
+		int family, k, i;
+		sp_vnet_hdr h;
+		struct tpeer *p;
+
+		if (n <= 0)
+			break;
+		if ((size_t)n <= SP_VNET_HDR_LEN ||
+		    sp_ip_addrs(pkt, len, &family, &src, &dst) != SP_OK ||
+		    (p = sp_allowedips_lookup(t->aips, family, dst)) == NULL) {
+			t->dropped_no_peer++;
+			continue;
+		}
+		sp_vnet_hdr_read(t->rbuf, &h);
+		/* Room for the WireGuard header before and the padding and tag after. */
+		k = sp_offload_segment(&h, pkt, len, t->slot[out] + SP_WG_TRANSPORT_HEADER, SLOT,
+		    SLOT - SP_WG_TRANSPORT_OVERHEAD - 16, (size_t)(BATCH - out), &t->slen[out]);
+		if (k < 0 && out > 0) {
+			send_batch(t, 0, out);
+			out = 0;
+			k = sp_offload_segment(&h, pkt, len, t->slot[0] + SP_WG_TRANSPORT_HEADER,
+			    SLOT, SLOT - SP_WG_TRANSPORT_OVERHEAD - 16, BATCH, t->slen);
+		}
+		if (k < 0) {
+			t->dropped_offload++;
+			continue;
+		}
+		/* All k go to p. Once one cannot be encrypted (no session yet,
+		 * or its keys are spent), neither can the rest: the slow path
+		 * queues them and starts a handshake. */
+		for (i = out; i < out + k; i++) {
+			size_t clen;
+			if (!p->has_endpoint || sp_wg_encrypt(t->wg, p->wp,
+			    t->slot[i] + SP_WG_TRANSPORT_HEADER, t->slen[i], now, t->slot[i], SLOT,
+			    &clen) != SP_OK)
+				break;
+			t->slen[i] = clen;
+			t->sto[i] = p;
+			p->tx_bytes += clen;
+		}
+		for (int j = i; j < out + k; j++) {
+			memcpy(t->buf + SP_WG_TRANSPORT_HEADER, t->slot[j] + SP_WG_TRANSPORT_HEADER,
+			    t->slen[j]);
+			dp_send_packet(t, p, t->buf, t->slen[j]);
+		}
+		out = i;
+		if (out == BATCH) {
+			send_batch(t, 0, out);
+			out = 0;
+		}
+	}
+	if (out > 0)
+		send_batch(t, 0, out);
+}
+
+/* Write what the receive batch decrypted to TUN, runs of a TCP flow as
+ * one super-packet each. */
+static void
+flush_gro(sp_tunnel *t)
+{
+	/* Authenticated by its AEAD tag: no checksum check (sp_offload.h). */
+	static const uint8_t lone[SP_VNET_HDR_LEN] = { SP_VNET_F_DATA_VALID };
+	sp_gro *g = &t->gro;
+
+	sp_gro_finish(g);
+	for (size_t i = 0; i < g->n; i++) {
+		const sp_gro_item *it = &g->item[i];
+		int n = 0;
+
+		if (!it->head)
+			continue;
+		t->wiov[n].iov_base = it->next < 0 ? (void *)lone : (void *)it->vnet;
+		t->wiov[n++].iov_len = SP_VNET_HDR_LEN;
+		t->wiov[n].iov_base = it->pkt;
+		t->wiov[n++].iov_len = it->len;
+		for (int j = it->next; j >= 0; j = g->item[j].next) {
+			t->wiov[n].iov_base = g->item[j].pkt + g->item[j].hlen;
+			t->wiov[n++].iov_len = (size_t)g->item[j].len - g->item[j].hlen;
+		}
+		if (writev(t->tun_fd, t->wiov, n) < 0)
+			sp_debug("tunnel: TUN write: %s", strerror(errno));
+	}
+	sp_gro_init(g);
+}
+
+/* One datagram through the core: replies, roaming, TUN. */
+static void
+udp_one(sp_tunnel *t, int fd, uint8_t *buf, size_t n, const struct sockaddr_in6 *from)
+{
+	uint8_t reply[SP_WG_MIN_REPLY], src[18];
+	struct tpeer *p;
+	sp_wg_rx rx;
+
+	/* Count handshake messages (types 1 and 2) per second; over the
+	 * limit this second and the next are under load. */
+	if (n > 0 && (buf[0] == 1 || buf[0] == 2)) {
+		uint64_t sec = sp_clock_mono_ms() / 1000;
+		if (sec != t->load_second) {
+			sp_wg_set_under_load(t->wg, t->load_count > HANDSHAKES_PER_SECOND &&
+			    sec == t->load_second + 1);
+			t->load_second = sec;
+			t->load_count = 0;
+		}
+		if (++t->load_count > HANDSHAKES_PER_SECOND)
+			sp_wg_set_under_load(t->wg, 1);
+	}
+	/* Cookies bind to the source address and port. */
+	memcpy(src, &from->sin6_addr, 16);
+	memcpy(src + 16, &from->sin6_port, 2);
+	if (sp_wg_receive(t->wg, buf, n, src, sizeof(src), sp_clock_mono_ms(), reply,
+	    &rx) != SP_OK)
+		return;
+	/* A lost handshake reply is resent by the initiator's timer. */
+	if (rx.kind == SP_WG_RX_REPLY &&
+	    sendto(fd, reply, rx.reply_len, MSG_DONTWAIT, (const struct sockaddr *)from,
+	    sizeof(*from)) != (ssize_t)rx.reply_len)
+		sp_debug("tunnel: a handshake reply was not sent: %s", strerror(errno));
+	if (rx.peer == NULL || rx.kind == SP_WG_RX_DROP)
+		return;
+	p = sp_wg_peer_user(rx.peer);
+	/* Roaming: the endpoint follows the latest authenticated packet. */
+	p->endpoint = *from;
+	p->has_endpoint = 1;
+	p->rx_bytes += n;
+	if (rx.kind == SP_WG_RX_HANDSHAKE) {
+		flush_queue(t, p);
+	} else if (rx.kind == SP_WG_RX_DATA) {
+		const uint8_t *s, *d;
+		int family;
+		/* Cryptokey routing: a peer may only send from its own prefixes. */
+		if (sp_ip_addrs(rx.data, rx.data_len, &family, &s, &d) != SP_OK ||
+		    sp_allowedips_lookup(t->aips, family, s) != p) {
+			t->dropped_bad_source++;
+			return;
+		}
+		/* Decrypted in place: it stays in the receive buffer until flushed. */
+		if (sp_gro_add(&t->gro, (uint8_t *)rx.data, rx.data_len) != 0) {
+			flush_gro(t);
+			(void)sp_gro_add(&t->gro, (uint8_t *)rx.data, rx.data_len);
+		}
+	}
+}
+
+void
+dp_on_udp(void *arg, int fd, unsigned events)
+{
+	sp_tunnel *t = arg;
+	int n;
+
+	(void)events;
+	do {
+		for (int i = 0; i < RX_MSGS; i++) {
+			struct msghdr *m = &t->rmsg[i].msg_hdr;
+			t->riov[i].iov_base = t->rx[i];
+			t->riov[i].iov_len = RX_BUF;
+			memset(m, 0, sizeof(*m));
+			m->msg_name = &t->raddr[i];
+			m->msg_namelen = sizeof(t->raddr[i]);
+			m->msg_iov = &t->riov[i];
+			m->msg_iovlen = 1;
+			m->msg_control = t->rcm[i].b;
+			m->msg_controllen = sizeof(t->rcm[i].b);
+		}
+		n = recvmmsg(fd, t->rmsg, RX_MSGS, MSG_DONTWAIT, NULL);
+		for (int i = 0; i < n; i++) {
+			size_t len = t->rmsg[i].msg_len, seg = len;
+			struct cmsghdr *c;
+			/* UDP_GRO: a train of datagrams of seg bytes, the last maybe shorter. */
+			for (c = CMSG_FIRSTHDR(&t->rmsg[i].msg_hdr); c != NULL;
+			    c = CMSG_NXTHDR(&t->rmsg[i].msg_hdr, c))
+				if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+					int v;
+					memcpy(&v, CMSG_DATA(c), sizeof(v));
+					if (v > 0)
+						seg = (size_t)v;
+				}
+			for (size_t off = 0; off < len; off += seg)
+				udp_one(t, fd, t->rx[i] + off, len - off < seg ? len - off : seg,
+				    &t->raddr[i]);
+		}
+		flush_gro(t);
+	} while (n == RX_MSGS);
+	/* No timer pass here: nothing received makes a deadline earlier than
+	 * the ones the timer already holds (it wakes at least every 10 s). */
+}
+

@@ -1,0 +1,112 @@
+/*
+ * The tunnel's state, shared by the files of net/ that make it: tunnel.c
+ * (life, peers, timers, `wg` requests, status), datapath.c (packets between
+ * TUN and UDP) and uapi_server.c's handler. Nobody else includes it.
+ */
+#ifndef SP_TUNNEL_INT_H
+#define SP_TUNNEL_INT_H
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "daemon.h"
+#include "sp_allowedips.h"
+#include "sp_offload.h"
+#include "sp_wg.h"
+#include "tunnel.h"
+#include "uapi_server.h"
+
+#define TUN_MTU 1420
+#define QUEUE_MAX 16
+#define PKT_MAX 65536
+/*
+ * The data path's batches. Sending: TUN reads of up to 64 KB (TSO) are cut
+ * into BATCH slots of SLOT bytes (the MTU plus WireGuard's overhead,
+ * rounded up), encrypted in place, and sent with one sendmmsg whose
+ * messages each carry up to GSO_MAX equal datagrams to one peer
+ * (UDP_SEGMENT). Receiving: one recvmmsg fills RX_MSGS buffers of RX_BUF
+ * bytes, each one datagram or, with UDP_GRO, a train of equal ones.
+ */
+#define BATCH 128
+#define SLOT 2048
+#define GSO_MAX 64
+#define GSO_BYTES 65000
+#define RX_MSGS 16
+#define RX_BUF 65536
+/* More handshake messages than this in a second puts us under load:
+ * handshakes then need a cookie (mac2) before any DH is spent. */
+#define HANDSHAKES_PER_SECOND 64
+
+struct tpeer {
+	sp_tunnel *t;
+	sp_wg_peer *wp;
+	struct sockaddr_in6 endpoint;   /* IPv4 as ::ffff:a.b.c.d */
+	int has_endpoint;
+	uint16_t keepalive;
+	uint64_t rx_bytes, tx_bytes;
+	uint8_t *queue[QUEUE_MAX];
+	size_t qlen[QUEUE_MAX];
+	size_t nq;
+};
+
+struct sp_tunnel {
+	sp_daemon *d;
+	char ifname[16];
+	int tun_fd, udp_fd;
+	sp_watch *tun_w, *udp_w;
+	sp_uapi_server *uapi;
+	uint16_t port;
+	uint32_t fwmark;
+	uint8_t *priv;                  /* sodium_malloc */
+	sp_wg *wg;
+	sp_allowedips *aips;
+	struct tpeer **peers;
+	size_t npeers;
+	struct tpeer *cur;              /* the peer a UAPI set is configuring */
+	sp_timer *timer;
+	uint64_t dropped_no_peer, dropped_bad_source, dropped_offload;
+	int gso;                        /* UDP_SEGMENT works (until it fails once) */
+	uint64_t load_second;           /* monotonic second being counted */
+	unsigned load_count;            /* handshake messages in it */
+	uint8_t buf[PKT_MAX + 64];
+	/* A TUN read: the virtio-net header and up to 64 KB. */
+	uint8_t rbuf[SP_VNET_HDR_LEN + PKT_MAX];
+	/* The send batch: slots, who each is for, and the messages over them. */
+	uint8_t (*slot)[SLOT];
+	size_t slen[BATCH];
+	struct tpeer *sto[BATCH];
+	struct iovec iov[BATCH];
+	struct mmsghdr msg[BATCH];
+	union {
+		struct cmsghdr h;
+		uint8_t b[CMSG_SPACE(sizeof(uint16_t))];
+	} scm[BATCH];
+	/* The receive batch, and what it decrypted, merged for TUN. */
+	uint8_t (*rx)[RX_BUF];
+	struct sockaddr_in6 raddr[RX_MSGS];
+	struct iovec riov[RX_MSGS];
+	struct mmsghdr rmsg[RX_MSGS];
+	union {
+		struct cmsghdr h;
+		uint8_t b[CMSG_SPACE(sizeof(int))];
+	} rcm[RX_MSGS];
+	sp_gro gro;
+	struct iovec wiov[SP_GRO_MAX + 1];
+};
+
+/* tunnel.c */
+void tun_schedule(sp_tunnel *t, uint64_t delay_ms);
+/* The endpoint as wg prints it: IPv4 unmapped. */
+void tun_endpoint_text(const struct sockaddr_in6 *s6, char *out, size_t len);
+
+/* datapath.c */
+void dp_on_tun(void *arg, int fd, unsigned events);
+void dp_on_udp(void *arg, int fd, unsigned events);
+void dp_initiate(sp_tunnel *t, struct tpeer *p);
+/* Encrypt and send one packet (at buf + 16), or queue it and ask for a
+ * handshake; len 0 is a keepalive. */
+void dp_send_packet(sp_tunnel *t, struct tpeer *p, uint8_t *buf, size_t len);
+void dp_clear_queue(struct tpeer *p);
+
+#endif
