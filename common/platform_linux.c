@@ -3,6 +3,7 @@
 #include "sp_platform.h"
 
 #include <arpa/inet.h>
+#include <ifaddrs.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if.h>
@@ -470,5 +471,36 @@ sp_cidr_parse(const char *text, int family, uint8_t *addr, unsigned *prefix)
 	if (inet_pton(family, a, addr) != 1 || *end != '\0' || p < 1 || p > (long)max)
 		return SP_EINVAL;
 	*prefix = (unsigned)p;
+	return SP_OK;
+}
+
+int
+sp_if_addresses(const char *skip, struct sockaddr_storage *out, size_t max, size_t *n)
+{
+	struct ifaddrs *ifs, *i;
+
+	*n = 0;
+	if (getifaddrs(&ifs) != 0)
+		return SP_EIO;
+	for (i = ifs; i != NULL && *n < max; i = i->ifa_next) {
+		if (i->ifa_addr == NULL || (skip != NULL && strcmp(i->ifa_name, skip) == 0))
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET) {
+			struct sockaddr_in *a = (struct sockaddr_in *)i->ifa_addr;
+			uint32_t v = ntohl(a->sin_addr.s_addr);
+			if ((v >> 24) == 127 || (v >> 16) == 0xa9fe)
+				continue;
+			memset(&out[*n], 0, sizeof(out[*n]));
+			memcpy(&out[(*n)++], a, sizeof(*a));
+		} else if (i->ifa_addr->sa_family == AF_INET6) {
+			struct sockaddr_in6 *a = (struct sockaddr_in6 *)i->ifa_addr;
+			if (IN6_IS_ADDR_LOOPBACK(&a->sin6_addr) || IN6_IS_ADDR_LINKLOCAL(&a->sin6_addr))
+				continue;
+			memset(&out[*n], 0, sizeof(out[*n]));
+			memcpy(&out[*n], a, sizeof(*a));
+			((struct sockaddr_in6 *)&out[(*n)++])->sin6_scope_id = 0;
+		}
+	}
+	freeifaddrs(ifs);
 	return SP_OK;
 }

@@ -24,6 +24,7 @@ sp_strerror(int code)
 	case SP_EUNSUPP: return "not supported";
 	case SP_ECRYPTO: return "cryptographic operation failed";
 	case SP_ETIMEOUT: return "timed out";
+	case SP_EBUSY: return "busy";
 	}
 	return "unknown error";
 }

@@ -29,6 +29,7 @@ enum sp_err {
 	SP_EUNSUPP = -14,    /* not supported (yet) */
 	SP_ECRYPTO = -15,    /* a cryptographic operation failed */
 	SP_ETIMEOUT = -16,   /* timed out */
+	SP_EBUSY = -17,      /* busy or over a limit; try again later */
 };
 
 const char *sp_strerror(int code);

@@ -128,6 +128,11 @@ int sp_cidr_parse(const char *text, int family, uint8_t *addr, unsigned *prefix)
 /* Add an IPv4 address/prefix to an interface (its subnet routes to it). */
 int sp_if_addr4(const char *ifname, const uint8_t addr4[4], unsigned prefix, sp_errmsg *e);
 
+/* The host's own addresses a peer could reach it at: IPv4 and IPv6,
+ * without loopback, link-local and those on interface skip (may be NULL);
+ * at most max, in the order the kernel lists them. Ports are 0. */
+int sp_if_addresses(const char *skip, struct sockaddr_storage *out, size_t max, size_t *n);
+
 /* Bring a TUN interface up with an MTU, an IPv6 address/prefix on it, and
  * optionally a route (route_prefix may be 0 for none). Needs CAP_NET_ADMIN. */
 int sp_tun_configure(const char *ifname, unsigned mtu, const uint8_t addr6[16],

@@ -58,10 +58,27 @@ sp_device_encode(const sp_device *d, char *out, size_t cap, size_t *len)
 	sodium_bin2base64(pub64, sizeof(pub64), d->pub, SP_KEY_PUBLIC_BYTES,
 	    sodium_base64_VARIANT_ORIGINAL);
 	sp_time_format(d->added, added);
-	n = snprintf(out, cap, "name %s\nkey %s\nadded %s\n", d->name, pub64, added);
+	n = snprintf(out, cap, "name %s\n%skey %s\nadded %s\n", d->name,
+	    d->kind == SP_DEVICE_WIREGUARD ? "kind wireguard\n" : "", pub64, added);
 	if (n < 0 || (size_t)n >= cap)
 		return SP_ESPACE;
 	o = (size_t)n;
+	if (d->renamed != 0) {
+		char t[SP_TIME_TEXT];
+		sp_time_format(d->renamed, t);
+		n = snprintf(out + o, cap - o, "renamed %s\n", t);
+		if (n < 0 || (size_t)n >= cap - o)
+			return SP_ESPACE;
+		o += (size_t)n;
+	}
+	if (d->has_token) {
+		char hex[2 * SP_DEVICE_TOKEN_ID + 1];
+		sodium_bin2hex(hex, sizeof(hex), d->token_id, sizeof(d->token_id));
+		n = snprintf(out + o, cap - o, "token %s\n", hex);
+		if (n < 0 || (size_t)n >= cap - o)
+			return SP_ESPACE;
+		o += (size_t)n;
+	}
 	for (size_t i = 0; i < d->nsshfp; i++) {
 		char hex[65];
 		sodium_bin2hex(hex, sizeof(hex), d->sshfp[i].fp, 32);
@@ -99,6 +116,21 @@ sp_device_decode(const char *text, size_t len, const char *what, sp_device *d,
 			    got != sizeof(d->pub))
 				return sp_errf(e, SP_ECORRUPT, "%s:%u: bad key", what, kv.line);
 			seen |= 2;
+		} else if (strcmp(kv.key, "kind") == 0) {
+			if (strcmp(kv.value, "wireguard") == 0)
+				d->kind = SP_DEVICE_WIREGUARD;
+			else if (strcmp(kv.value, "signpost") != 0)
+				return sp_errf(e, SP_ECORRUPT, "%s:%u: kind must be signpost or "
+				    "wireguard", what, kv.line);
+		} else if (strcmp(kv.key, "token") == 0) {
+			size_t got;
+			if (sodium_hex2bin(d->token_id, sizeof(d->token_id), kv.value,
+			    strlen(kv.value), NULL, &got, NULL) != 0 || got != sizeof(d->token_id))
+				return sp_errf(e, SP_ECORRUPT, "%s:%u: bad token id", what, kv.line);
+			d->has_token = 1;
+		} else if (strcmp(kv.key, "renamed") == 0) {
+			if (sp_time_parse(kv.value, &d->renamed) != SP_OK)
+				return sp_errf(e, SP_ECORRUPT, "%s:%u: bad time", what, kv.line);
 		} else if (strcmp(kv.key, "added") == 0) {
 			if (sp_time_parse(kv.value, &d->added) != SP_OK)
 				return sp_errf(e, SP_ECORRUPT, "%s:%u: bad time", what, kv.line);
@@ -256,5 +288,76 @@ sp_sshfp_from_openssh(const char *text, size_t len, sp_sshfp *out, size_t max,
 	}
 	if (*n == 0)
 		return sp_errf(e, SP_EINVAL, "no public keys found");
+	return SP_OK;
+}
+
+int
+sp_device_x25519(const sp_device *d, uint8_t out[32])
+{
+	if (d->kind == SP_DEVICE_WIREGUARD) {
+		memcpy(out, d->pub, 32);
+		return SP_OK;
+	}
+	return sp_key_x25519_public(d->pub, out);
+}
+
+#define REVOKED_DIR "revoked"
+
+static void
+revoked_name(const uint8_t pub[SP_KEY_PUBLIC_BYTES], char out[64])
+{
+	char id[SP_KEY_ID_CHARS + 1];
+
+	sp_key_id(pub, id);
+	snprintf(out, 64, REVOKED_DIR "/%s", id);
+}
+
+int
+sp_revoked_add(sp_store *s, const uint8_t pub[SP_KEY_PUBLIC_BYTES], const char *name,
+    int64_t when, sp_errmsg *e)
+{
+	char path[64], pub64[64], t[SP_TIME_TEXT], text[256];
+	int n;
+
+	revoked_name(pub, path);
+	sodium_bin2base64(pub64, sizeof(pub64), pub, SP_KEY_PUBLIC_BYTES,
+	    sodium_base64_VARIANT_ORIGINAL);
+	sp_time_format(when, t);
+	n = snprintf(text, sizeof(text), "key %s\nname %s\nrevoked %s\n", pub64, name, t);
+	if (n < 0 || (size_t)n >= sizeof(text))
+		return sp_errf(e, SP_EINVAL, "revoking %s: name too long", name);
+	return sp_store_put(s, path, text, (size_t)n, e);
+}
+
+int
+sp_revoked_find(sp_store *s, const uint8_t pub[SP_KEY_PUBLIC_BYTES], char name[64],
+    int64_t *when, sp_errmsg *e)
+{
+	char path[64];
+	uint8_t *data;
+	size_t len;
+	unsigned lineno = 0;
+	sp_kv kv;
+	sp_wire r;
+	int rc;
+
+	revoked_name(pub, path);
+	if ((rc = sp_store_get(s, path, &data, &len, NULL)) != SP_OK)
+		return rc == SP_ENOENT ? SP_ENOENT : sp_errf(e, rc, "%s/%s: cannot read it",
+		    sp_store_where(s), path);
+	if (name != NULL)
+		name[0] = '\0';
+	if (when != NULL)
+		*when = 0;
+	r = sp_wire_reader(data, len);
+	/* What the record says is for messages only: its presence is what
+	 * counts, so a damaged one still refuses the key. */
+	while (sp_kv_next(&r, path, &lineno, &kv, NULL) == 1) {
+		if (strcmp(kv.key, "name") == 0 && name != NULL)
+			snprintf(name, 64, "%.63s", kv.value);
+		else if (strcmp(kv.key, "revoked") == 0 && when != NULL)
+			(void)sp_time_parse(kv.value, when);
+	}
+	sp_store_release(data, len);
 	return SP_OK;
 }

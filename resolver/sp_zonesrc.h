@@ -19,6 +19,17 @@
 #include "sp_zone.h"
 
 #define SP_ZONE_MAX_NS 8
+
+/*
+ * IPSECKEY algorithms (RFC 4025 2.4): 4 is EdDSA (RFC 9373), a Signpost
+ * device's identity key. A phone that runs only a WireGuard app has an
+ * X25519 key, for which IANA has no number: it is published under 252,
+ * unassigned in the registry, and docs/keys.md says so. Resolvers store
+ * and validate it like any other; Signpost reads it as "reach this member
+ * through the gateway".
+ */
+#define SP_IPSECKEY_EDDSA 4
+#define SP_IPSECKEY_X25519 252
 #define SP_ZONE_MAX_ADDR 8
 
 typedef struct sp_zone_config {

@@ -18,8 +18,8 @@ sp_zone_config_default(sp_zone_config *c)
 
 static int
 add_device(sp_zone_builder *b, const uint8_t *apex, size_t apex_len, const char *name,
-    const uint8_t pub[SP_KEY_PUBLIC_BYTES], const sp_sshfp *fps, size_t nfp,
-    const uint8_t prefix[6], uint32_t ttl)
+    uint8_t algorithm, const uint8_t pub[SP_KEY_PUBLIC_BYTES], const sp_sshfp *fps,
+    size_t nfp, const uint8_t prefix[6], uint32_t ttl)
 {
 	uint8_t owner[SP_DNAME_MAX], addr[16], rd[3 + SP_KEY_PUBLIC_BYTES];
 	size_t nl = strlen(name);
@@ -33,10 +33,10 @@ add_device(sp_zone_builder *b, const uint8_t *apex, size_t apex_len, const char 
 	sp_ula_device(prefix, pub, addr);
 	if ((rc = sp_zone_add(b, owner, nl + 1 + apex_len, SP_T_AAAA, ttl, addr, 16)) != SP_OK)
 		return rc;
-	/* IPSECKEY: precedence 10, no gateway, algorithm 4 (EdDSA). */
+	/* IPSECKEY: precedence 10, no gateway, the key's algorithm. */
 	rd[0] = 10;
 	rd[1] = 0;
-	rd[2] = 4;
+	rd[2] = algorithm;
 	memcpy(rd + 3, pub, SP_KEY_PUBLIC_BYTES);
 	if ((rc = sp_zone_add(b, owner, nl + 1 + apex_len, SP_T_IPSECKEY, ttl, rd,
 	    sizeof(rd))) != SP_OK)
@@ -159,11 +159,12 @@ sp_zone_build(const sp_cloud *cloud, sp_key *const *keys, size_t nkeys,
 
 	/* The gateway is a device too, then every other device. */
 	if (rc == SP_OK && self != NULL)
-		rc = add_device(b, apex, apex_len, cloud->name, sp_key_info_of(self)->pub,
-		    NULL, 0, cloud->prefix, cfg->ttl);
+		rc = add_device(b, apex, apex_len, cloud->name, SP_IPSECKEY_EDDSA,
+		    sp_key_info_of(self)->pub, NULL, 0, cloud->prefix, cfg->ttl);
 	for (size_t i = 0; rc == SP_OK && i < ndevs; i++)
-		rc = add_device(b, apex, apex_len, devs[i].name, devs[i].pub, devs[i].sshfp,
-		    devs[i].nsshfp, cloud->prefix, cfg->ttl);
+		rc = add_device(b, apex, apex_len, devs[i].name,
+		    devs[i].kind == SP_DEVICE_WIREGUARD ? SP_IPSECKEY_X25519 : SP_IPSECKEY_EDDSA,
+		    devs[i].pub, devs[i].sshfp, devs[i].nsshfp, cloud->prefix, cfg->ttl);
 	if (rc != SP_OK) {
 		sp_zone_builder_free(b);
 		return sp_errf(e, rc, "building the zone: %s", sp_strerror(rc));

@@ -7,7 +7,8 @@ set -eu
 
 # Build: compiler, CMake, pkg-config, and the chosen libraries.
 BUILD="gcc make cmake pkg-config clang libldns-dev libsodium-dev libnice-dev
-libcurl4-openssl-dev libssl-dev libqrencode-dev libcmocka-dev"
+libcurl4-openssl-dev libssl-dev libqrencode-dev libcmocka-dev libzbar-dev
+libpng-dev libjpeg-dev"
 # Tests: the real peers the system tests talk to.
 #   ldnsutils: ldns-key2ds, ldns-verify-zone; bind9-dnsutils: delv, dig;
 #   unbound: unbound-checkconf and the validating resolver; iproute2: ip netns;
@@ -15,10 +16,16 @@ libcurl4-openssl-dev libssl-dev libqrencode-dev libcmocka-dev"
 #   secondary and the lab's root; openssh-client: ssh-keygen for SSHFP;
 #   dnsperf: floods for the rate-limiting test and the benchmark;
 #   wireguard-go, wireguard-tools: the reference WireGuard peer and wg;
-#   iputils-ping, netcat-openbsd, iperf3: traffic through the tunnels.
+#   iputils-ping, netcat-openbsd, iperf3: traffic through the tunnels;
+#   util-linux: setsid, unshare (signpostd as PID 1 of a namespace);
+#   faketime: TSIG requests signed at another time; zbar-tools, librsvg2-bin:
+#   zbarimg decodes the pairing QR codes, rsvg-convert renders the SVG one;
+#   nftables: the lab's NATs; tcpdump: what the gateway sees of relayed
+#   traffic; coturn, miniupnpd-nftables: TURN and UPnP-IGD in the lab.
 TEST="ldnsutils bind9-dnsutils unbound iproute2 procps jq knot-dnsutils nsd
 openssh-client dnsperf wireguard-go wireguard-tools iputils-ping netcat-openbsd
-iperf3"
+iperf3 util-linux faketime zbar-tools librsvg2-bin nftables tcpdump coturn
+miniupnpd-nftables"
 # The gateway image (make unikernel): Debian's kernel source and what its
 # build needs, cpio to list the initramfs, QEMU to boot it.
 UNIKERNEL="linux-source-6.1 bc flex bison libelf-dev cpio xz-utils

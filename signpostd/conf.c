@@ -19,7 +19,7 @@ enum {
 	OPT_STATE, OPT_LOG, OPT_LOG_LEVEL, OPT_PASSPHRASE_FILE, OPT_DNS_LISTEN,
 	OPT_ZONE_NS, OPT_ZONE_ADDRESS, OPT_ZONE_TTL, OPT_RRL_RATE, OPT_TSIG_KEY,
 	OPT_SECONDARY, OPT_ZONE_KEY_TTL, OPT_ZSK_LIFETIME, OPT_PROPAGATION_DELAY, OPT_INTERFACE,
-	OPT_INTERFACE_IPV4, OPT_DNS_TCP_TIMEOUT, OPT_COUNT
+	OPT_INTERFACE_IPV4, OPT_DNS_TCP_TIMEOUT, OPT_LISTEN_PORT, OPT_PUBLIC_ENDPOINT, OPT_COUNT
 };
 
 struct option_def {
@@ -207,6 +207,36 @@ set_dns_tcp_timeout(sp_conf *c, const char *value, const char **why)
 	return set_number(value, 1, 3600, &c->dns_tcp_timeout, why);
 }
 
+int
+sp_conf_set_listen_port(sp_conf *c, const char *value, const char **why)
+{
+	return set_number(value, 0, 65535, &c->listen_port, why);
+}
+
+/* HOST:PORT, HOST an IPv4 address, [an IPv6 address] or a host name. */
+int
+sp_conf_add_public_endpoint(sp_conf *c, const char *value, const char **why)
+{
+	const char *colon = strrchr(value, ':');
+	char *end;
+	long port;
+	size_t n = strlen(value);
+
+	if (c->npublic_endpoint == SP_CONF_MAX_ENDPOINTS) {
+		*why = "at most 4 public endpoints";
+		return SP_ECONFIG;
+	}
+	if (colon == NULL || colon == value || n >= sizeof(c->public_endpoint[0]) ||
+	    (port = strtol(colon + 1, &end, 10)) < 1 || port > 65535 || *end != '\0' ||
+	    strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") != n ||
+	    (value[0] == '[') != (colon > value && colon[-1] == ']')) {
+		*why = "must be HOST:PORT, with [brackets] around an IPv6 address";
+		return SP_ECONFIG;
+	}
+	memcpy(c->public_endpoint[c->npublic_endpoint++], value, n + 1);
+	return SP_OK;
+}
+
 static int
 set_rrl_rate(sp_conf *c, const char *value, const char **why)
 {
@@ -327,6 +357,8 @@ static const struct option_def options[OPT_COUNT] = {
 	[OPT_INTERFACE] = { "interface", sp_conf_set_interface, 0 },
 	[OPT_INTERFACE_IPV4] = { "interface-ipv4", set_interface_ipv4, 0 },
 	[OPT_DNS_TCP_TIMEOUT] = { "dns-tcp-timeout", set_dns_tcp_timeout, 0 },
+	[OPT_LISTEN_PORT] = { "listen-port", sp_conf_set_listen_port, 0 },
+	[OPT_PUBLIC_ENDPOINT] = { "public-endpoint", sp_conf_add_public_endpoint, 1 },
 };
 
 void
@@ -339,6 +371,7 @@ sp_conf_init(sp_conf *c)
 	c->zsk_lifetime = -1;
 	c->propagation_delay = -1;
 	c->dns_tcp_timeout = -1;
+	c->listen_port = -1;
 	sp_zone_config_default(&c->zone);
 }
 
@@ -373,7 +406,8 @@ sp_conf_parse(sp_conf *c, const char *what, const char *text, size_t len,
 			    "%s:%u: unknown option '%s' (known: state, log, log-level, "
 			    "passphrase-file, dns-listen, zone-ns, zone-address, zone-ttl, "
 			    "rrl-rate, tsig-key, secondary, zone-key-ttl, zsk-lifetime, "
-			    "propagation-delay, interface, interface-ipv4, dns-tcp-timeout)", what,
+			    "propagation-delay, interface, interface-ipv4, dns-tcp-timeout, "
+			    "listen-port, public-endpoint)", what,
 			    kv.line, kv.key);
 			goto out;
 		}
@@ -500,6 +534,10 @@ sp_conf_print(const sp_conf *c, FILE *f)
 		fprintf(f, "zone-address %s\n", inet_ntop(AF_INET6, &c->zone.aaaa[i], a, sizeof(a)));
 	}
 	fprintf(f, "interface %s\n", c->interface[0] ? c->interface : SP_DEFAULT_INTERFACE);
+	fprintf(f, "listen-port %ld\n", c->listen_port < 0 ? (long)SP_DEFAULT_LISTEN_PORT :
+	    c->listen_port);
+	for (size_t i = 0; i < c->npublic_endpoint; i++)
+		fprintf(f, "public-endpoint %s\n", c->public_endpoint[i]);
 	if (c->interface_ipv4_prefix) {
 		char a[INET_ADDRSTRLEN];
 		fprintf(f, "interface-ipv4 %s/%u\n", inet_ntop(AF_INET, c->interface_ipv4, a,

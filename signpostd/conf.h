@@ -16,6 +16,10 @@
 #include "sp_zonesrc.h"
 
 #define SP_CONF_MAX_LISTEN 8
+#define SP_CONF_MAX_ENDPOINTS 4
+/* WireGuard's port unless listen-port says otherwise: fixed, so a home
+ * router can forward it. */
+#define SP_DEFAULT_LISTEN_PORT 51820
 
 typedef struct sp_conf {
 	char state_dir[4096];        /* "" = not set */
@@ -33,6 +37,10 @@ typedef struct sp_conf {
 	long dns_tcp_timeout;        /* s without progress on a DNS TCP connection;
 	                                -1 = not set (10 s) */
 	char interface[16];          /* the tunnel interface; "" = the default */
+	long listen_port;            /* WireGuard's UDP port; -1 = not set (51820) */
+	/* Where the gateway can be reached, for pairing codes (HOST:PORT). */
+	char public_endpoint[SP_CONF_MAX_ENDPOINTS][80];
+	size_t npublic_endpoint;
 	uint8_t interface_ipv4[4];   /* its IPv4 address, if interface_ipv4_prefix */
 	unsigned interface_ipv4_prefix;
 	/* Zone transfers: TSIG keys (HMAC-SHA256) and secondaries to NOTIFY. */
@@ -58,6 +66,9 @@ const struct sp_conf_tsig *sp_conf_tsig_find(const sp_conf *c, const char *name)
 int sp_conf_set_interface(sp_conf *c, const char *value, const char **why);
 /* Add one "ADDR:PORT" listen address (the --dns-listen flag). */
 int sp_conf_add_listen(sp_conf *c, const char *text, const char **why);
+/* The --listen-port and --public-endpoint flags. */
+int sp_conf_set_listen_port(sp_conf *c, const char *value, const char **why);
+int sp_conf_add_public_endpoint(sp_conf *c, const char *value, const char **why);
 
 void sp_conf_init(sp_conf *c);
 /* Wipe the secrets (TSIG) and everything else; c is then as after init. */

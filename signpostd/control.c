@@ -161,7 +161,8 @@ static const struct {
 	{ SP_EINVAL, "invalid" }, { SP_ENOENT, "not-found" }, { SP_EEXIST, "exists" },
 	{ SP_EPERM, "permission" }, { SP_EUNSUPP, "unsupported" },
 	{ SP_EPROTO, "protocol" }, { SP_ENOMEM, "no-memory" }, { SP_EIO, "io" },
-	{ SP_ECORRUPT, "corrupt" }, { SP_ECONFIG, "config" },
+	{ SP_ECORRUPT, "corrupt" }, { SP_ECONFIG, "config" }, { SP_ETIMEOUT, "timeout" },
+	{ SP_EBUSY, "busy" }, { SP_ECRYPTO, "crypto" }, { SP_ENOTRUNNING, "not-running" },
 };
 
 const char *

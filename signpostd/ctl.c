@@ -10,6 +10,10 @@ static const struct {
 	{ "status", ctl_status },
 	{ "device", ctl_device },
 	{ "zone", ctl_zone },
+	{ "pair", ctl_pair },
+	{ "devices", ctl_devices },
+	{ "revoke", ctl_revoke },
+	{ "rename", ctl_rename },
 };
 
 struct sp_gateway *

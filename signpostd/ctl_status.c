@@ -4,6 +4,7 @@
 
 #include "ctl.h"
 #include "gateway.h"
+#include "member.h"
 #include "paths.h"
 #include "sp_time.h"
 #include "tunnel.h"
@@ -43,6 +44,8 @@ ctl_status(sp_daemon *d, const sp_ctl_request *req, sp_ctl_reply *r)
 	}
 	if (d->gw != NULL)
 		sp_gateway_status(d->gw, r);
+	if (d->member != NULL)
+		sp_member_status(d->member, r);
 	if (d->tunnel != NULL)
 		sp_tunnel_status(d->tunnel, r);
 }

@@ -10,6 +10,7 @@
 
 #include "daemon.h"
 #include "gateway.h"
+#include "member.h"
 #include "paths.h"
 #include "sp_log.h"
 #include "tunnel.h"
@@ -108,6 +109,8 @@ free_state(sp_daemon *d)
 	d->work = NULL;
 	sp_gateway_stop(d->gw);
 	d->gw = NULL;
+	sp_member_stop(d->member);
+	d->member = NULL;
 	sp_tunnel_stop(d->tunnel);
 	d->tunnel = NULL;
 	sp_ctl_server_stop(d->ctl);
@@ -169,8 +172,10 @@ start(sp_daemon *d, sp_errmsg *e, const char **what)
 	if (strcmp(d->conf.interface, SP_NO_INTERFACE) != 0 &&
 	    (rc = sp_tunnel_start(d, e)) != SP_OK)
 		return rc;
-	*what = "DNS";
+	*what = d->cloud.role == SP_NODE_GATEWAY ? "gateway" : "member";
 	if (d->cloud.role == SP_NODE_GATEWAY && (rc = sp_gateway_start(d, e)) != SP_OK)
+		return rc;
+	if (d->cloud.role == SP_NODE_DEVICE && (rc = sp_member_start(d, e)) != SP_OK)
 		return rc;
 	return SP_OK;
 }

@@ -17,6 +17,7 @@
 #include "work.h"
 
 struct sp_gateway;
+struct sp_member;
 struct sp_tunnel;
 
 typedef struct sp_daemon {
@@ -35,6 +36,7 @@ typedef struct sp_daemon {
 	sp_ctl_server *ctl;
 	sp_conf conf;             /* the effective configuration */
 	struct sp_gateway *gw;    /* the gateway role, on the gateway */
+	struct sp_member *member; /* the device role, on any other member */
 	struct sp_tunnel *tunnel; /* the WireGuard interface, if configured */
 	uint64_t started_mono;    /* ms */
 	int64_t started_wall;     /* s */

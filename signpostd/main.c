@@ -24,7 +24,9 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: signpostd [--state DIR] [--config FILE] [--passphrase-file FILE]\n"
-	    "                 [--dns-listen ADDR:PORT ...] [--syslog] [--log-level LEVEL]\n"
+	    "                 [--dns-listen ADDR:PORT ...] [--interface NAME]\n"
+	    "                 [--listen-port PORT] [--public-endpoint HOST:PORT ...]\n"
+	    "                 [--syslog] [--log-level LEVEL]\n"
 	    "                 [-n] [-h] [-V]\n"
 	    "\n"
 	    "  --state DIR            state directory (default: $SIGNPOST_STATE,\n"
@@ -34,6 +36,9 @@ usage(FILE *f)
 	    "  --dns-listen ADDR:PORT serve the zone here (gateway; repeatable)\n"
 	    "  --interface NAME       the WireGuard tunnel interface (default sp0;\n"
 	    "                         none: no tunnel)\n"
+	    "  --listen-port PORT     WireGuard's UDP port (default 51820; 0: any)\n"
+	    "  --public-endpoint HOST:PORT  where the gateway can be reached, for\n"
+	    "                         pairing codes (repeatable)\n"
 	    "  --syslog               log to syslog instead of stderr\n"
 	    "  --log-level LEVEL      error, warn, info (default) or debug\n"
 	    "  -n                     check and print the configuration, then exit\n"
@@ -50,6 +55,8 @@ main(int argc, char **argv)
 		{ "syslog", no_argument, NULL, 'S' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "dns-listen", required_argument, NULL, 'd' },
+		{ "listen-port", required_argument, NULL, 'P' },
+		{ "public-endpoint", required_argument, NULL, 'E' },
 		{ "interface", required_argument, NULL, 'i' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -83,6 +90,17 @@ main(int argc, char **argv)
 			const char *why;
 			if (sp_conf_add_listen(&flags, optarg, &why) != SP_OK) {
 				fprintf(stderr, "signpostd: --dns-listen %s: %s\n", optarg, why);
+				return 2;
+			}
+			break;
+		}
+		case 'P':
+		case 'E': {
+			const char *why;
+			if ((opt == 'P' ? sp_conf_set_listen_port(&flags, optarg, &why) :
+			    sp_conf_add_public_endpoint(&flags, optarg, &why)) != SP_OK) {
+				fprintf(stderr, "signpostd: --%s %s: %s\n",
+				    opt == 'P' ? "listen-port" : "public-endpoint", optarg, why);
 				return 2;
 			}
 			break;
@@ -123,6 +141,12 @@ main(int argc, char **argv)
 		memcpy(conf->interface, flags.interface, sizeof(conf->interface));
 	if (!conf->interface[0])
 		memcpy(conf->interface, SP_DEFAULT_INTERFACE, sizeof(SP_DEFAULT_INTERFACE));
+	if (flags.listen_port >= 0)
+		conf->listen_port = flags.listen_port;
+	if (flags.npublic_endpoint > 0) {
+		memcpy(conf->public_endpoint, flags.public_endpoint, sizeof(conf->public_endpoint));
+		conf->npublic_endpoint = flags.npublic_endpoint;
+	}
 	if (flags.ndns_listen > 0) {
 		memcpy(conf->dns_listen, flags.dns_listen, sizeof(conf->dns_listen));
 		memcpy(conf->dns_listen_len, flags.dns_listen_len, sizeof(conf->dns_listen_len));

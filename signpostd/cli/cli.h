@@ -33,6 +33,32 @@ int cli_call(struct cli *c, const char *request,
     int (*field)(void *arg, const char *name, const char *value), void *arg,
     sp_errmsg *e);
 int cli_device(struct cli *c, int argc, char **argv);
+int cli_pair(struct cli *c, int argc, char **argv);
+int cli_join(struct cli *c, int argc, char **argv);
+int cli_devices(struct cli *c, int argc, char **argv);
+int cli_revoke(struct cli *c, int argc, char **argv);
+int cli_rename(struct cli *c, int argc, char **argv);
+/* The fields of a control reply, in order (docs/control.md). */
+#define CLI_MAX_FIELDS 1024
+struct cli_fields {
+	char *name[CLI_MAX_FIELDS];
+	char *value[CLI_MAX_FIELDS];
+	size_t n;
+};
+/* sp_ctl_reply_parse's callback, collecting into a struct cli_fields. */
+int cli_fields_collect(void *arg, const char *name, const char *value);
+/* A field's value, or NULL (cli_field: "?"). */
+const char *cli_field_find(const struct cli_fields *f, const char *name);
+const char *cli_field(const struct cli_fields *f, const char *name);
+/* The fields as one JSON object, first (may be "") its first members. */
+void cli_fields_json(const struct cli_fields *f, const char *first);
+void cli_fields_free(struct cli_fields *f);
+/* One request to the daemon, its reply's fields in f (freed by the
+ * caller). SP_ENOTRUNNING if none runs; the daemon's error code with its
+ * message in e otherwise. Nothing printed. */
+int cli_ask(struct cli *c, const char *request, struct cli_fields *f, int timeout_ms,
+    sp_errmsg *e);
+
 /* Print "signpost: <msg>" to stderr and return code. */
 int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Print a JSON string literal. */

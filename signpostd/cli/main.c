@@ -18,10 +18,17 @@ static const struct {
 	const char *help;
 } commands[] = {
 	{ "init", cli_init, "init --zone ZONE --name NAME [--passphrase-file FILE]" },
+	{ "pair", cli_pair, "pair --name NAME [--ttl 10m] [--qr terminal|png:FILE|svg:FILE] [--uri]\n"
+	    "                [--no-wait] [--wireguard]" },
+	{ "join", cli_join, "join URI | join - | join --qr-image FILE   [--no-start] [--interface NAME]" },
+	{ "devices", cli_devices, "devices [--json]" },
+	{ "revoke", cli_revoke, "revoke NAME" },
+	{ "rename", cli_rename, "rename OLD NEW" },
 	{ "status", cli_status, "status [--json]" },
-	{ "zone", cli_zone, "zone ds | dnskey | anchor --format bind|unbound | export | rollover zsk|ksk [--complete]" },
 	{ "keys", cli_keys, "keys" },
-	{ "device", cli_device, "device add NAME --key KEY [--sshfp FILE] | device remove NAME | device list" },
+	{ "zone", cli_zone, "zone ds | dnskey | anchor --format bind|unbound | export | rollover zsk|ksk [--complete]" },
+	{ "device", cli_device, "device add NAME --key KEY [--sshfp FILE] | device remove NAME | device list\n"
+	    "                (the low-level form: a device by its key, no pairing)" },
 };
 
 static void
@@ -119,6 +126,156 @@ cli_json_string(const char *s)
 			putchar(ch);
 	}
 	putchar('"');
+}
+
+int
+cli_fields_collect(void *arg, const char *name, const char *value)
+{
+	struct cli_fields *f = arg;
+
+	if (f->n == CLI_MAX_FIELDS)
+		return SP_EPROTO;
+	f->name[f->n] = strdup(name);
+	f->value[f->n] = strdup(value);
+	if (f->name[f->n] == NULL || f->value[f->n] == NULL)
+		return SP_ENOMEM;
+	f->n++;
+	return SP_OK;
+}
+
+const char *
+cli_field_find(const struct cli_fields *f, const char *name)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (strcmp(f->name[i], name) == 0)
+			return f->value[i];
+	return NULL;
+}
+
+const char *
+cli_field(const struct cli_fields *f, const char *name)
+{
+	const char *v = cli_field_find(f, name);
+
+	return v != NULL ? v : "?";
+}
+
+/* Field values that are numbers in JSON; everything else is a string. */
+static int
+numeric(const char *name)
+{
+	static const char *const names[] = { "pid", "uptime", "tag", "algorithm",
+		"zone-serial", "devices", "dns-queries", "dns-dropped", "rrl-dropped",
+		"rrl-slipped", "tunnel-port", "tunnel-dropped", "handshake", "rx", "tx",
+		"gateway-handshake", "pairing-pending", "ttl" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(name, names[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+json_value(const char *name, const char *value)
+{
+	const char *digits = value[0] == '-' ? value + 1 : value;
+
+	if (numeric(name) && digits[0] != '\0' && strspn(digits, "0123456789") == strlen(digits))
+		fputs(value, stdout);
+	else
+		cli_json_string(value);
+}
+
+/* A list item "k=v k=v" becomes an object. */
+static void
+json_object(const char *value)
+{
+	char *copy = strdup(value), *save = NULL, *tok;
+	int first = 1;
+
+	if (copy == NULL)
+		return;
+	putchar('{');
+	for (tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		char *eq = strchr(tok, '=');
+		if (eq == NULL)
+			continue;
+		*eq = '\0';
+		printf("%s", first ? "" : ",");
+		cli_json_string(tok);
+		putchar(':');
+		json_value(tok, eq + 1);
+		first = 0;
+	}
+	putchar('}');
+	free(copy);
+}
+
+/* The generic mapping of docs/control.md: "name" fields become members,
+ * "name[]" fields become arrays of objects. */
+void
+cli_fields_json(const struct cli_fields *f, const char *first)
+{
+	printf("{%s", first);
+	for (size_t i = 0; i < f->n; i++) {
+		size_t len = strlen(f->name[i]);
+		int list = len > 2 && strcmp(f->name[i] + len - 2, "[]") == 0;
+		int seen = 0;
+
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(f->name[j], f->name[i]) == 0)
+				seen = 1;
+		if (seen)
+			continue;
+		printf("%s", i > 0 || first[0] ? "," : "");
+		if (!list) {
+			cli_json_string(f->name[i]);
+			putchar(':');
+			json_value(f->name[i], f->value[i]);
+			continue;
+		}
+		f->name[i][len - 2] = '\0';
+		cli_json_string(f->name[i]);
+		f->name[i][len - 2] = '[';
+		printf(":[");
+		for (size_t j = i, k = 0; j < f->n; j++)
+			if (strcmp(f->name[j], f->name[i]) == 0) {
+				printf("%s", k++ ? "," : "");
+				json_object(f->value[j]);
+			}
+		putchar(']');
+	}
+	printf("}\n");
+}
+
+void
+cli_fields_free(struct cli_fields *f)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		free(f->name[i]);
+		free(f->value[i]);
+	}
+	f->n = 0;
+}
+
+int
+cli_ask(struct cli *c, const char *request, struct cli_fields *f, int timeout_ms, sp_errmsg *e)
+{
+	char sock[4200], *reply;
+	size_t len;
+	int rc;
+
+	memset(f, 0, sizeof(*f));
+	snprintf(sock, sizeof(sock), "%s/%s", c->state_dir, SP_CTL_SOCKET);
+	if ((rc = sp_ctl_call(sock, request, &reply, &len, timeout_ms, e)) != SP_OK)
+		return rc;
+	rc = sp_ctl_reply_parse(reply, len, cli_fields_collect, f, e);
+	/* A reply may hold a pairing code: it leaves no copy behind. */
+	sodium_memzero(reply, len);
+	free(reply);
+	if (rc != SP_OK)
+		cli_fields_free(f);
+	return rc;
 }
 
 int

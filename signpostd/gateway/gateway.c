@@ -63,7 +63,8 @@ sp_gateway_start(sp_daemon *d, sp_errmsg *e)
 	/* The order matters: the first zone build NOTIFYs, with the keys. */
 	if ((rc = gw_registry_load(g, e)) != SP_OK || (rc = gw_xfr_keys(g, e)) != SP_OK ||
 	    (rc = gw_notify_start(g, e)) != SP_OK || (rc = gw_zone_start(g, e)) != SP_OK ||
-	    (rc = gw_rollover_start(g, e)) != SP_OK)
+	    (rc = gw_rollover_start(g, e)) != SP_OK || (rc = gw_registry_peers(g, e)) != SP_OK ||
+	    (rc = gw_pairing_start(g, e)) != SP_OK)
 		return rc;
 	return listen_all(g, e);
 }
@@ -73,6 +74,7 @@ sp_gateway_stop(sp_gateway *g)
 {
 	if (g == NULL)
 		return;
+	gw_pairing_stop(g);
 	gw_dns_stop(g);
 	gw_rollover_stop(g);
 	gw_notify_stop(g);
@@ -109,4 +111,5 @@ sp_gateway_status(const sp_gateway *g, sp_ctl_reply *r)
 	sp_ctl_reply_field(r, "dns-tcp-timeouts", "%llu", (unsigned long long)g->tcp_timeouts);
 	sp_ctl_reply_field(r, "xfr-done", "%llu", (unsigned long long)g->xfr_done);
 	sp_ctl_reply_field(r, "xfr-refused", "%llu", (unsigned long long)g->xfr_refused);
+	gw_pairing_status(g, r);
 }

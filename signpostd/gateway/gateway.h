@@ -32,6 +32,36 @@ const sp_device *sp_gw_devices(const sp_gateway *g);
 int sp_gw_device_add(sp_gateway *g, const sp_device *dev, sp_errmsg *e);
 int sp_gw_device_remove(sp_gateway *g, const char *name, sp_errmsg *e);
 
+/* A member in: in the store, the zone and the tunnel's peers (registry.c). */
+int sp_gw_member_add(sp_gateway *g, const sp_device *dev, sp_errmsg *e);
+const sp_device *sp_gw_device_find(const sp_gateway *g, const char *name);
+/* Where the gateway can be reached (pairing.c): public-endpoint, else its
+ * own addresses (*chosen = 1) on WireGuard's port. out[i] holds 80 bytes. */
+size_t sp_gw_endpoints(sp_gateway *g, char out[][80], size_t max, int *chosen);
+
+/* A member leaves for good (registry.c): out of the zone, off the tunnel,
+ * its key refused from then on. And a member's new name. */
+int sp_gw_device_revoke(sp_gateway *g, const char *name, sp_errmsg *e);
+int sp_gw_device_rename(sp_gateway *g, const char *from, const char *to, sp_errmsg *e);
+
+/*
+ * Pairing (pairing.c, docs/pairing.md). A code for a device to be named
+ * name, valid ttl seconds, asked for by member by (NULL: on the gateway);
+ * *endpoints_chosen says the gateway picked its own addresses for it (no
+ * public-endpoint). u holds the token: wipe it after use. Then a waiter
+ * for its use: done runs once, on the loop, with the joined name and
+ * address, or rc SP_ETIMEOUT at expiry.
+ */
+struct sp_pair_uri;
+typedef void (*sp_gw_pair_done)(void *arg, uint64_t ticket, int rc, const char *name,
+    const uint8_t addr[16]);
+int sp_gw_pair_create(sp_gateway *g, const char *name, int64_t ttl, const char *by,
+    struct sp_pair_uri *u, int *endpoints_chosen, sp_errmsg *e);
+int sp_gw_pair_wait(sp_gateway *g, const uint8_t id[8], uint64_t ticket, sp_gw_pair_done done,
+    void *arg, sp_errmsg *e);
+/* When the code with this id expires (Unix s); 0 if unknown. */
+int64_t sp_gw_pair_expires(sp_gateway *g, const uint8_t id[8]);
+
 /* Key rollovers (rollover.c, docs/zone.md). New keys are made and sealed
  * off the loop; done runs on the loop when the step is finished (rc and a
  * message on failure). ZSK rollovers also run by themselves. */

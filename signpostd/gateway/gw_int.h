@@ -15,11 +15,14 @@
 #include "sp_tsig.h"
 
 #define GW_TCP_MAX_CONNS 64
+/* The members' control plane: TCP on the gateway's overlay address. */
+#define SP_CONTROL_PORT 5301
 
 struct tcp_conn;
 struct xfr_out;
 struct notify;
 struct udp_batch;
+typedef struct sp_gw_pairing sp_gw_pairing;
 
 struct dns_listener {
 	sp_gateway *g;
@@ -56,6 +59,8 @@ struct sp_gateway {
 	uint64_t xfr_done, xfr_refused;
 	/* notify.c: one per configured secondary */
 	struct notify *notifies;
+	/* pairing.c */
+	sp_gw_pairing *pairing;
 };
 
 /* zonekeeper.c */
@@ -66,6 +71,17 @@ void gw_zone_stop(sp_gateway *g);
 
 /* registry.c */
 int gw_registry_load(sp_gateway *g, sp_errmsg *e);
+const sp_device *gw_device_by_name(const sp_gateway *g, const char *name);
+const sp_device *gw_device_by_key(const sp_gateway *g, const uint8_t pub[32]);
+/* Every member a peer of the tunnel (at start). */
+int gw_registry_peers(sp_gateway *g, sp_errmsg *e);
+
+/* pairing.c */
+int gw_pairing_start(sp_gateway *g, sp_errmsg *e);
+void gw_pairing_stop(sp_gateway *g);
+void gw_pairing_input(void *arg, const uint8_t *msg, size_t len, const struct sockaddr *from,
+    socklen_t fromlen);
+void gw_pairing_status(const sp_gateway *g, sp_ctl_reply *r);
 
 /* rollover.c */
 int gw_rollover_start(sp_gateway *g, sp_errmsg *e);

@@ -258,6 +258,25 @@ udp_one(sp_tunnel *t, int fd, uint8_t *buf, size_t n, const struct sockaddr_in6 
 	struct tpeer *p;
 	sp_wg_rx rx;
 
+	/* Every WireGuard message starts with its type, 1 to 4, and three zero
+	 * bytes; anything else on the port (pairing, STUN) is the role's. */
+	if (t->other != NULL && n >= 4 && !(buf[0] >= 1 && buf[0] <= 4 && buf[1] == 0 &&
+	    buf[2] == 0 && buf[3] == 0)) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(struct sockaddr_in6);
+		memcpy(&ss, from, sizeof(*from));
+		if (IN6_IS_ADDR_V4MAPPED(&from->sin6_addr)) {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+			uint16_t port = from->sin6_port;
+			memset(&ss, 0, sizeof(ss));
+			s4->sin_family = AF_INET;
+			s4->sin_port = port;
+			memcpy(&s4->sin_addr, &from->sin6_addr.s6_addr[12], 4);
+			sl = sizeof(*s4);
+		}
+		t->other(t->other_arg, buf, n, (struct sockaddr *)&ss, sl);
+		return;
+	}
 	/* Count handshake messages (types 1 and 2) per second; over the
 	 * limit this second and the next are under load. */
 	if (n > 0 && (buf[0] == 1 || buf[0] == 2)) {
@@ -294,10 +313,20 @@ udp_one(sp_tunnel *t, int fd, uint8_t *buf, size_t n, const struct sockaddr_in6 
 	} else if (rx.kind == SP_WG_RX_DATA) {
 		const uint8_t *s, *d;
 		int family;
+		struct tpeer *to;
 		/* Cryptokey routing: a peer may only send from its own prefixes. */
 		if (sp_ip_addrs(rx.data, rx.data_len, &family, &s, &d) != SP_OK ||
 		    sp_allowedips_lookup(t->aips, family, s) != p) {
 			t->dropped_bad_source++;
+			return;
+		}
+		/* For another peer of ours: straight into its session, without
+		 * the kernel (the gateway's hub between members that cannot
+		 * reach each other, such as WireGuard-app phones). */
+		if ((to = sp_allowedips_lookup(t->aips, family, d)) != NULL && to != p) {
+			memcpy(t->buf + SP_WG_TRANSPORT_HEADER, rx.data, rx.data_len);
+			dp_send_packet(t, to, t->buf, rx.data_len);
+			t->forwarded++;
 			return;
 		}
 		/* Decrypted in place: it stays in the receive buffer until flushed. */

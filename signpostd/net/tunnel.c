@@ -98,6 +98,12 @@ tun_schedule(sp_tunnel *t, uint64_t delay_ms)
 	sp_timer_arm(t->timer, delay_ms);
 }
 
+void
+sp_tunnel_endpoint_text(const struct sockaddr_in6 *ep, char *out, size_t len)
+{
+	tun_endpoint_text(ep, out, len);
+}
+
 /* ---- `wg set` ------------------------------------------------------------- */
 
 static int
@@ -301,6 +307,87 @@ static const struct sp_uapi_ops uapi_ops = {
 	u_keepalive, u_replace_ips, u_allowed,
 };
 
+/* ---- what the roles set ---------------------------------------------------- */
+
+int
+sp_tunnel_peer_set(sp_tunnel *t, const uint8_t pub[32], const struct sockaddr *endpoint,
+    socklen_t len, uint16_t keepalive, const sp_tunnel_prefix *allowed, size_t nallowed,
+    sp_errmsg *e)
+{
+	int rc;
+
+	/* The same steps as a `wg set` of this peer, through the same code. */
+	if ((rc = u_peer(t, pub, 0)) != SP_OK)
+		return sp_errf(e, rc, "adding a WireGuard peer: %s", sp_strerror(rc));
+	if (endpoint != NULL && (rc = u_endpoint(t, endpoint, len)) != SP_OK)
+		return sp_errf(e, rc, "setting a peer's endpoint: %s", sp_strerror(rc));
+	if ((rc = u_keepalive(t, keepalive)) != SP_OK || (rc = u_replace_ips(t)) != SP_OK)
+		return sp_errf(e, rc, "configuring a peer: %s", sp_strerror(rc));
+	for (size_t i = 0; i < nallowed; i++)
+		if ((rc = u_allowed(t, allowed[i].family, allowed[i].addr, allowed[i].cidr)) != SP_OK)
+			return sp_errf(e, rc, "a peer's allowed IPs: %s", sp_strerror(rc));
+	t->cur = NULL;
+	/* A keepalive or a queued packet may be due now. */
+	tun_schedule(t, 0);
+	return SP_OK;
+}
+
+int
+sp_tunnel_peer_remove(sp_tunnel *t, const uint8_t pub[32])
+{
+	if ((t->cur = find_peer(t, pub)) == NULL)
+		return SP_ENOENT;
+	return u_remove(t);
+}
+
+int
+sp_tunnel_peer_info_get(const sp_tunnel *t, const uint8_t pub[32], sp_tunnel_peer_info *out)
+{
+	const struct tpeer *p = find_peer((sp_tunnel *)t, pub);
+	uint64_t hs;
+
+	if (p == NULL)
+		return SP_ENOENT;
+	hs = sp_wg_peer_last_handshake_ms(p->wp);
+	out->has_endpoint = p->has_endpoint;
+	out->endpoint = p->endpoint;
+	out->handshake_age = hs ? (int64_t)((sp_clock_mono_ms() - hs) / 1000) : -1;
+	out->rx_bytes = p->rx_bytes;
+	out->tx_bytes = p->tx_bytes;
+	return SP_OK;
+}
+
+void
+sp_tunnel_set_other(sp_tunnel *t, sp_tunnel_other_fn fn, void *arg)
+{
+	t->other = fn;
+	t->other_arg = arg;
+}
+
+int
+sp_tunnel_send_other(sp_tunnel *t, const uint8_t *msg, size_t len, const struct sockaddr *to,
+    socklen_t tolen)
+{
+	struct sockaddr_in6 v6;
+
+	(void)tolen;
+	to_v6(to, &v6);
+	return sendto(t->udp_fd, msg, len, MSG_DONTWAIT, (struct sockaddr *)&v6, sizeof(v6)) ==
+	    (ssize_t)len ? SP_OK : SP_EIO;
+}
+
+uint16_t
+sp_tunnel_port(const sp_tunnel *t)
+{
+	return t->port;
+}
+
+void
+sp_tunnel_address(const sp_tunnel *t, uint8_t out[16])
+{
+	memcpy(out, t->addr, 16);
+}
+
 /* ---- `wg get`, `wg set` ----------------------------------------------------- */
 
 /* A bounded text builder for the get reply: formats into the caller's
@@ -453,6 +540,7 @@ sp_tunnel_start(sp_daemon *d, sp_errmsg *e)
 	if ((rc = sp_tun_open(d->conf.interface, SP_TUN_OFFLOAD, &t->tun_fd, t->ifname, e)) != SP_OK)
 		return rc;
 	sp_ula_device(d->cloud.prefix, sp_key_info_of(dev)->pub, addr);
+	memcpy(t->addr, addr, sizeof(t->addr));
 	memset(zone, 0, sizeof(zone));
 	memcpy(zone, d->cloud.prefix, 6);
 	if ((rc = sp_tun_configure(t->ifname, TUN_MTU, addr, 128, zone, 48, e)) != SP_OK)
@@ -461,7 +549,8 @@ sp_tunnel_start(sp_daemon *d, sp_errmsg *e)
 	    (rc = sp_if_addr4(t->ifname, d->conf.interface_ipv4, d->conf.interface_ipv4_prefix,
 	    e)) != SP_OK)
 		return rc;
-	if ((rc = bind_udp(t, 0, e)) != SP_OK)
+	if ((rc = bind_udp(t, d->conf.listen_port < 0 ? SP_DEFAULT_LISTEN_PORT :
+	    (uint16_t)d->conf.listen_port, e)) != SP_OK)
 		return rc;
 	if (mkdir(UAPI_DIR, 0755) != 0 && errno != EEXIST)
 		return sp_errf(e, SP_EIO, "%s: %s", UAPI_DIR, strerror(errno));

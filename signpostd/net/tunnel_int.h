@@ -66,6 +66,10 @@ struct sp_tunnel {
 	struct tpeer *cur;              /* the peer a UAPI set is configuring */
 	sp_timer *timer;
 	uint64_t dropped_no_peer, dropped_bad_source, dropped_offload;
+	uint64_t forwarded;             /* packets between two peers (the hub) */
+	uint8_t addr[16];               /* our overlay address */
+	sp_tunnel_other_fn other;       /* non-WireGuard datagrams on our port */
+	void *other_arg;
 	int gso;                        /* UDP_SEGMENT works (until it fails once) */
 	uint64_t load_second;           /* monotonic second being counted */
 	unsigned load_count;            /* handshake messages in it */

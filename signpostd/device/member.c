@@ -1,0 +1,121 @@
+/* The device role (see member.h). */
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "member.h"
+#include "sp_log.h"
+#include "tunnel.h"
+
+/* Often enough that a NAT in the way keeps its mapping (they forget idle
+ * UDP after 30 s to a few minutes), as the WireGuard apps suggest. */
+#define KEEPALIVE_S 25
+
+struct sp_member {
+	sp_daemon *d;
+	sp_gateway_info gw;
+	sp_anchor anchor;
+	uint8_t gw_x25519[32];
+	char endpoint[80];             /* the one in use */
+};
+
+/*
+ * An endpoint as pairing wrote it: a numeric address, or a host name
+ * (a dynamic-DNS name for a home gateway), resolved here once at start.
+ */
+static int
+resolve(const char *text, struct sockaddr_storage *out, socklen_t *len)
+{
+	struct addrinfo hints, *res;
+	char host[80], port[8];
+	const char *colon = strrchr(text, ':');
+	size_t hl;
+	int rc;
+
+	if (sp_addr_parse(text, out, len) == SP_OK)
+		return SP_OK;
+	if (colon == NULL || (hl = (size_t)(colon - text)) >= sizeof(host) ||
+	    strlen(colon + 1) >= sizeof(port))
+		return SP_EINVAL;
+	memcpy(host, text, hl);
+	host[hl] = '\0';
+	snprintf(port, sizeof(port), "%s", colon + 1);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_DGRAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0 || res == NULL)
+		return SP_ENOENT;
+	memcpy(out, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return SP_OK;
+}
+
+int
+sp_member_start(sp_daemon *d, sp_errmsg *e)
+{
+	struct sockaddr_storage ss;
+	sp_tunnel_prefix zone;
+	socklen_t sl = 0;
+	sp_member *m;
+	int rc;
+
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return sp_errf(e, SP_ENOMEM, "out of memory");
+	m->d = d;
+	d->member = m;
+	if ((rc = sp_gateway_info_load(d->store, &m->gw, e)) != SP_OK ||
+	    (rc = sp_anchor_load(d->store, &m->anchor, e)) != SP_OK)
+		return rc;
+	if (sp_key_x25519_public(m->gw.key, m->gw_x25519) != SP_OK)
+		return sp_errf(e, SP_ECORRUPT, "the gateway's key has no X25519 form");
+	if (d->tunnel == NULL) {
+		sp_warn("member: no tunnel (--interface none): this member cannot reach its "
+		    "gateway");
+		return SP_OK;
+	}
+	for (size_t i = 0; i < m->gw.nendpoints && sl == 0; i++) {
+		if (resolve(m->gw.endpoint[i], &ss, &sl) == SP_OK)
+			snprintf(m->endpoint, sizeof(m->endpoint), "%s", m->gw.endpoint[i]);
+		else
+			sl = 0;
+	}
+	if (sl == 0)
+		sp_warn("member: none of the gateway's endpoints resolves now; waiting for it "
+		    "to reach us");
+	/* Everything of the zone goes to the gateway: it is the way to every
+	 * member, and its own address is in there too. */
+	memset(&zone, 0, sizeof(zone));
+	zone.family = 6;
+	zone.cidr = 48;
+	memcpy(zone.addr, d->cloud.prefix, 6);
+	if ((rc = sp_tunnel_peer_set(d->tunnel, m->gw_x25519, sl ? (struct sockaddr *)&ss : NULL,
+	    sl, KEEPALIVE_S, &zone, 1, e)) != SP_OK)
+		return rc;
+	sp_info("member: of %s, through the gateway at %s", d->cloud.zone,
+	    m->endpoint[0] ? m->endpoint : "(unknown yet)");
+	return SP_OK;
+}
+
+void
+sp_member_stop(sp_member *m)
+{
+	free(m);
+}
+
+void
+sp_member_status(const sp_member *m, sp_ctl_reply *r)
+{
+	char a[INET6_ADDRSTRLEN];
+	sp_tunnel_peer_info pi;
+
+	inet_ntop(AF_INET6, m->gw.addr, a, sizeof(a));
+	sp_ctl_reply_field(r, "gateway", "%s", a);
+	sp_ctl_reply_field(r, "gateway-endpoint", "%s", m->endpoint[0] ? m->endpoint : "-");
+	if (m->d->tunnel != NULL &&
+	    sp_tunnel_peer_info_get(m->d->tunnel, m->gw_x25519, &pi) == SP_OK)
+		sp_ctl_reply_field(r, "gateway-handshake", "%lld", (long long)pi.handshake_age);
+}
