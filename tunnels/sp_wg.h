@@ -57,6 +57,8 @@ void sp_wg_set_mtu(sp_wg *wg, size_t mtu);
 int sp_wg_peer_add(sp_wg *wg, const uint8_t pub[SP_WG_KEY], sp_wg_peer **out)
 	__attribute__((warn_unused_result));
 void sp_wg_peer_set_psk(sp_wg_peer *p, const uint8_t psk[SP_WG_KEY]);
+/* The same PSK as another peer's (a device whose private key changed). */
+void sp_wg_peer_copy_psk(sp_wg_peer *to, const sp_wg_peer *from);
 /* Forget a peer and every key of it; p is freed. */
 void sp_wg_peer_remove(sp_wg *wg, sp_wg_peer *p);
 sp_wg_peer *sp_wg_peer_find(const sp_wg *wg, const uint8_t pub[SP_WG_KEY]);

@@ -55,6 +55,7 @@ struct handshake {
 
 struct sp_wg_peer {
 	sp_wg *wg;
+	size_t at;                      /* its place in wg->peers */
 	uint8_t pub[SP_WG_KEY];
 	uint8_t psk[SP_WG_KEY];
 	uint8_t ss[SP_WG_KEY];          /* DH(our static, their static) */
@@ -93,7 +94,13 @@ struct sp_wg {
 	uint8_t h0[SP_WG_HASH];         /* HASH(ck0 || IDENTIFIER) */
 	uint8_t h0_self[SP_WG_HASH];    /* HASH(h0 || our static): the responder's start */
 	sp_wg_peer **peers;
-	size_t npeers;
+	size_t npeers, peers_cap;
+	/* Peers by public key: open addressing on SipHash under a key only
+	 * this device knows, so a gateway with thousands of members finds the
+	 * initiator of a handshake in one probe or two, not a scan of all. */
+	sp_wg_peer **bykey;
+	size_t bykey_cap;
+	uint8_t bykey_secret[crypto_shorthash_KEYBYTES];
 	struct idx_entry *buckets[INDEX_BUCKETS];
 	int under_load;
 	size_t mtu;
@@ -142,6 +149,69 @@ idx_add(sp_wg *wg, struct idx_entry *e)
 	e->linked = 1;
 }
 
+/* ---- peers by key --------------------------------------------------------- */
+
+static size_t
+key_slot(const sp_wg *wg, const uint8_t pub[SP_WG_KEY])
+{
+	uint8_t h[crypto_shorthash_BYTES];
+	uint64_t v;
+
+	crypto_shorthash(h, pub, SP_WG_KEY, wg->bykey_secret);
+	memcpy(&v, h, sizeof(v));
+	return (size_t)v & (wg->bykey_cap - 1);
+}
+
+static void
+key_put(sp_wg *wg, sp_wg_peer *p)
+{
+	size_t i;
+
+	for (i = key_slot(wg, p->pub); wg->bykey[i] != NULL; i = (i + 1) & (wg->bykey_cap - 1))
+		;
+	wg->bykey[i] = p;
+}
+
+/* Room for one more peer: the table stays at most half full. */
+static int
+key_reserve(sp_wg *wg)
+{
+	sp_wg_peer **old = wg->bykey;
+	size_t cap = wg->bykey_cap ? wg->bykey_cap * 2 : 16;
+
+	if ((wg->npeers + 1) * 2 <= wg->bykey_cap)
+		return SP_OK;
+	if ((wg->bykey = calloc(cap, sizeof(*wg->bykey))) == NULL) {
+		wg->bykey = old;
+		return SP_ENOMEM;
+	}
+	wg->bykey_cap = cap;
+	for (size_t i = 0; i < wg->npeers; i++)
+		key_put(wg, wg->peers[i]);
+	free(old);
+	return SP_OK;
+}
+
+/* Take p out, shifting back the entries that probed past its slot. */
+static void
+key_remove(sp_wg *wg, const sp_wg_peer *p)
+{
+	size_t mask = wg->bykey_cap - 1, i, j;
+
+	for (i = key_slot(wg, p->pub); wg->bykey[i] != p; i = (i + 1) & mask)
+		if (wg->bykey[i] == NULL)
+			return;
+	wg->bykey[i] = NULL;
+	for (j = (i + 1) & mask; wg->bykey[j] != NULL; j = (j + 1) & mask) {
+		size_t home = key_slot(wg, wg->bykey[j]->pub);
+		if ((i <= j) ? (i < home && home <= j) : (i < home || home <= j))
+			continue;
+		wg->bykey[i] = wg->bykey[j];
+		wg->bykey[j] = NULL;
+		i = j;
+	}
+}
+
 /* ---- device and peers ----------------------------------------------------- */
 
 int
@@ -165,6 +235,14 @@ sp_wg_new(const uint8_t priv[SP_WG_KEY], const sp_rng *rng, sp_wg **out)
 	sp_wg_hash(wg->ck0, CONSTRUCTION, sizeof(CONSTRUCTION) - 1, NULL, 0);
 	sp_wg_hash(wg->h0, wg->ck0, SP_WG_HASH, IDENTIFIER, sizeof(IDENTIFIER) - 1);
 	sp_wg_hash(wg->h0_self, wg->h0, SP_WG_HASH, wg->pub, SP_WG_KEY);
+	{
+		/* The index's key: secret like the private key it comes from,
+		 * and no draw from rng, whose sequence the tests pin. */
+		uint8_t k[SP_WG_HASH];
+		sp_wg_hash(k, "peer-index", 10, wg->priv, SP_WG_KEY);
+		memcpy(wg->bykey_secret, k, sizeof(wg->bykey_secret));
+		sodium_memzero(k, sizeof(k));
+	}
 	*out = wg;
 	return SP_OK;
 }
@@ -192,6 +270,7 @@ sp_wg_free(sp_wg *wg)
 		free(p);
 	}
 	free(wg->peers);
+	free(wg->bykey);
 	sodium_free(wg->priv);
 	sodium_memzero(wg, sizeof(*wg));
 	free(wg);
@@ -212,31 +291,38 @@ sp_wg_peer_set_psk(sp_wg_peer *p, const uint8_t psk[SP_WG_KEY])
 	memcpy(p->psk, psk, SP_WG_KEY);
 }
 
+void
+sp_wg_peer_copy_psk(sp_wg_peer *to, const sp_wg_peer *from)
+{
+	memcpy(to->psk, from->psk, SP_WG_KEY);
+}
+
 static void drop_keypair(sp_wg *wg, struct keypair **slot);
 
 void
 sp_wg_peer_remove(sp_wg *wg, sp_wg_peer *p)
 {
-	for (size_t i = 0; i < wg->npeers; i++) {
-		if (wg->peers[i] != p)
-			continue;
-		wg->peers[i] = wg->peers[--wg->npeers];
-		idx_remove(wg, &p->hs.idx);
-		drop_keypair(wg, &p->current);
-		drop_keypair(wg, &p->previous);
-		drop_keypair(wg, &p->next);
-		sodium_memzero(p, sizeof(*p));
-		free(p);
+	if (p == NULL || p->at >= wg->npeers || wg->peers[p->at] != p)
 		return;
-	}
+	key_remove(wg, p);
+	wg->peers[p->at] = wg->peers[--wg->npeers];
+	wg->peers[p->at]->at = p->at;
+	idx_remove(wg, &p->hs.idx);
+	drop_keypair(wg, &p->current);
+	drop_keypair(wg, &p->previous);
+	drop_keypair(wg, &p->next);
+	sodium_memzero(p, sizeof(*p));
+	free(p);
 }
 
 sp_wg_peer *
 sp_wg_peer_find(const sp_wg *wg, const uint8_t pub[SP_WG_KEY])
 {
-	for (size_t i = 0; i < wg->npeers; i++)
-		if (sodium_memcmp(wg->peers[i]->pub, pub, SP_WG_KEY) == 0)
-			return wg->peers[i];
+	if (wg->bykey_cap == 0)
+		return NULL;
+	for (size_t i = key_slot(wg, pub); wg->bykey[i] != NULL; i = (i + 1) & (wg->bykey_cap - 1))
+		if (sodium_memcmp(wg->bykey[i]->pub, pub, SP_WG_KEY) == 0)
+			return wg->bykey[i];
 	return NULL;
 }
 
@@ -247,25 +333,30 @@ sp_wg_peer_add(sp_wg *wg, const uint8_t pub[SP_WG_KEY], sp_wg_peer **out)
 
 	if (sp_wg_peer_find(wg, pub) != NULL)
 		return SP_EEXIST;
+	if (key_reserve(wg) != SP_OK)
+		return SP_ENOMEM;
+	if (wg->npeers == wg->peers_cap) {
+		size_t cap = wg->peers_cap ? wg->peers_cap * 2 : 8;
+		if ((np = realloc(wg->peers, cap * sizeof(*np))) == NULL)
+			return SP_ENOMEM;
+		wg->peers = np;
+		wg->peers_cap = cap;
+	}
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return SP_ENOMEM;
 	if (sp_wg_dh(p->ss, wg->priv, pub) != SP_OK) {
 		free(p);
 		return SP_ECRYPTO;
 	}
-	if ((np = realloc(wg->peers, (wg->npeers + 1) * sizeof(*np))) == NULL) {
-		sodium_memzero(p, sizeof(*p));
-		free(p);
-		return SP_ENOMEM;
-	}
-	wg->peers = np;
 	p->wg = wg;
 	memcpy(p->pub, pub, SP_WG_KEY);
 	sp_wg_hash(p->mac1_key, LABEL_MAC1, 8, pub, SP_WG_KEY);
 	sp_wg_hash(p->cookie_key, LABEL_COOKIE, 8, pub, SP_WG_KEY);
 	p->hs.idx.peer = p;
 	p->hs.idx.kind = IDX_HANDSHAKE;
+	p->at = wg->npeers;
 	wg->peers[wg->npeers++] = p;
+	key_put(wg, p);
 	*out = p;
 	return SP_OK;
 }

@@ -61,10 +61,9 @@ tun_endpoint_text(const struct sockaddr_in6 *s6, char *out, size_t len)
 static struct tpeer *
 find_peer(sp_tunnel *t, const uint8_t pub[32])
 {
-	for (size_t i = 0; i < t->npeers; i++)
-		if (memcmp(sp_wg_peer_public(t->peers[i]->wp), pub, 32) == 0)
-			return t->peers[i];
-	return NULL;
+	sp_wg_peer *wp = t->wg != NULL ? sp_wg_peer_find(t->wg, pub) : NULL;
+
+	return wp != NULL ? sp_wg_peer_user(wp) : NULL;
 }
 
 /* ---- timers --------------------------------------------------------------- */
@@ -119,6 +118,7 @@ rebuild_wg(sp_tunnel *t, const uint8_t key[32])
 			sp_wg_free(wg);
 			return SP_EINVAL;
 		}
+		sp_wg_peer_copy_psk(np, t->peers[i]->wp);
 		sp_wg_peer_set_user(np, t->peers[i]);
 		t->peers[i]->wp = np;
 	}
@@ -138,6 +138,10 @@ bind_udp(sp_tunnel *t, uint16_t port, sp_errmsg *e)
 	socklen_t len = sizeof(any);
 	sp_watch *w;
 
+	/* `wg set listen-port` with the port it has: nothing to do (a second
+	 * socket could not bind it while the first holds it). */
+	if (t->udp_fd >= 0 && port != 0 && port == t->port)
+		return SP_OK;
 	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return sp_errf(e, SP_EIO, "UDP socket: %s", strerror(errno));

@@ -160,6 +160,147 @@ test_random_against_oracle(void **state)
 	sp_allowedips_free(t);
 }
 
+/*
+ * Churn: peers gain, move and lose random IPv6 and IPv4 prefixes, and
+ * every lookup agrees with a linear scan of what is left. Removing every
+ * peer leaves no node behind.
+ */
+#define NP 8
+#define NPFX 600
+
+struct pfx {
+	int family, live;
+	uint8_t addr[16];
+	unsigned cidr;
+	int owner;
+};
+
+static int
+oracle(const struct pfx *p, int family, const uint8_t *a)
+{
+	int best = -1;
+
+	for (int i = 0; i < NPFX; i++) {
+		unsigned whole = p[i].cidr / 8, rest = p[i].cidr % 8;
+		if (!p[i].live || p[i].family != family || memcmp(p[i].addr, a, whole) != 0 ||
+		    (rest && ((p[i].addr[whole] ^ a[whole]) & (0xff00 >> rest) & 0xff)))
+			continue;
+		if (best < 0 || p[i].cidr > p[best].cidr)
+			best = i;
+	}
+	return best;
+}
+
+static void
+test_churn_against_oracle(void **state)
+{
+	static struct pfx p[NPFX];
+	int peers[NP];
+	sp_allowedips *t;
+
+	(void)state;
+	assert_int_equal(sp_allowedips_new(&t), SP_OK);
+	memset(p, 0, sizeof(p));
+	for (int round = 0; round < 6; round++) {
+		for (int i = 0; i < NPFX; i++) {
+			int dup = -1;
+			if (p[i].live) {
+				/* Move a live prefix to another owner, now and then. */
+				if (randombytes_uniform(3) == 0) {
+					p[i].owner = (int)randombytes_uniform(NP);
+					assert_int_equal(sp_allowedips_insert(t, p[i].family, p[i].addr,
+					    p[i].cidr, &peers[p[i].owner]), SP_OK);
+				}
+				continue;
+			}
+			if (randombytes_uniform(2) == 0)
+				continue;
+			p[i].family = randombytes_uniform(2) ? 6 : 4;
+			memset(p[i].addr, 0, 16);
+			randombytes_buf(p[i].addr, p[i].family == 4 ? 4 : 16);
+			p[i].addr[0] = 0xfd;               /* share a few leading bits */
+			p[i].cidr = p[i].family == 4 ? randombytes_uniform(33) :
+			    (randombytes_uniform(2) ? 128 : randombytes_uniform(129));
+			for (unsigned b = p[i].cidr; b < (p[i].family == 4 ? 32u : 128u); b++)
+				p[i].addr[b / 8] &= (uint8_t)~(0x80 >> (b % 8));
+			p[i].owner = (int)randombytes_uniform(NP);
+			/* The trie has one owner per prefix: the last insertion. */
+			for (int j = 0; j < NPFX; j++)
+				if (j != i && p[j].live && p[j].family == p[i].family &&
+				    p[j].cidr == p[i].cidr && memcmp(p[j].addr, p[i].addr, 16) == 0)
+					dup = j;
+			if (dup >= 0)
+				p[dup].live = 0;
+			p[i].live = 1;
+			assert_int_equal(sp_allowedips_insert(t, p[i].family, p[i].addr, p[i].cidr,
+			    &peers[p[i].owner]), SP_OK);
+		}
+		/* One peer leaves. */
+		{
+			int gone = (int)randombytes_uniform(NP);
+			sp_allowedips_remove_peer(t, &peers[gone]);
+			for (int i = 0; i < NPFX; i++)
+				if (p[i].owner == gone)
+					p[i].live = 0;
+		}
+		for (int k = 0; k < 4000; k++) {
+			uint8_t a[16] = { 0 };
+			int family = k % 2 ? 6 : 4, best;
+			randombytes_buf(a, 16);
+			if (k % 3) {   /* land inside a live prefix, or near one */
+				const struct pfx *q = &p[randombytes_uniform(NPFX)];
+				family = q->family;
+				memcpy(a, q->addr, (q->cidr + 7) / 8);
+			}
+			if (family == 4)
+				memset(a + 4, 0, 12);
+			best = oracle(p, family, a);
+			assert_ptr_equal(sp_allowedips_lookup(t, family, a),
+			    best < 0 ? NULL : (void *)&peers[p[best].owner]);
+		}
+		/* Fewer than two nodes a prefix. */
+		{
+			size_t live = 0;
+			for (int i = 0; i < NPFX; i++)
+				live += (size_t)p[i].live;
+			assert_true(sp_allowedips_nodes(t) < 2 * live + 1);
+		}
+	}
+	for (int i = 0; i < NP; i++)
+		sp_allowedips_remove_peer(t, &peers[i]);
+	assert_int_equal(sp_allowedips_nodes(t), 0);
+	sp_allowedips_free(t);
+}
+
+static void
+test_removal_frees_and_keeps_others(void **state)
+{
+	sp_allowedips *t;
+	struct seen s = { "" };
+
+	(void)state;
+	assert_int_equal(sp_allowedips_new(&t), SP_OK);
+	add(t, "fd00::/8", &A);
+	add(t, "fd00::1/128", &B);
+	add(t, "fd00::2/128", &C);
+	add(t, "10.0.0.0/8", &B);
+	sp_allowedips_remove_peer(t, &B);
+	assert_ptr_equal(find(t, "fd00::1"), &A);
+	assert_ptr_equal(find(t, "fd00::2"), &C);
+	assert_null(find(t, "10.1.1.1"));
+	sp_allowedips_remove_peer(t, &B);   /* again: nothing left to do */
+	/* A prefix moved to another owner leaves the old owner's list. */
+	add(t, "fd00::2/128", &A);
+	sp_allowedips_walk(t, &C, collect, &s);
+	assert_string_equal(s.text, "");
+	sp_allowedips_walk(t, &A, collect, &s);
+	assert_string_equal(s.text, "fd00::/8 fd00::2/128 ");
+	sp_allowedips_remove_peer(t, &A);
+	assert_int_equal(sp_allowedips_nodes(t), 0);
+	assert_null(find(t, "fd00::2"));
+	sp_allowedips_free(t);
+}
+
 static void
 test_ip_addrs(void **state)
 {
@@ -194,6 +335,8 @@ main(void)
 		cmocka_unit_test(test_bad_insertions),
 		cmocka_unit_test(test_walk_lists_a_peers_prefixes),
 		cmocka_unit_test(test_random_against_oracle),
+		cmocka_unit_test(test_churn_against_oracle),
+		cmocka_unit_test(test_removal_frees_and_keeps_others),
 		cmocka_unit_test(test_ip_addrs),
 	};
 
