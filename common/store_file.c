@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include "sp_platform.h"
+#include "sp_log.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -293,6 +294,57 @@ fs_where(sp_store *s)
 	return ((file_store *)s)->path;
 }
 
+/* ".NAME.tmpPID": what fs_put writes before its rename. */
+static int
+is_temp(const char *name)
+{
+	const char *t = strstr(name, ".tmp");
+
+	if (name[0] != '.' || t == NULL || t == name || t[4] == '\0')
+		return 0;
+	return strspn(t + 4, "0123456789") == strlen(t + 4);
+}
+
+/* Remove what a writer killed between create and rename left behind, in
+ * dirfd and the folders below it (depth levels). Only the lock's holder
+ * writes, so under the lock every temp file is an orphan, and one may
+ * hold a key or a pairing token. */
+static void
+sweep_temps(int dirfd, const char *where, int depth)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+		    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+			continue;
+		if (S_ISREG(st.st_mode) && is_temp(de->d_name)) {
+			if (unlinkat(dirfd, de->d_name, 0) == 0)
+				sp_warn("%s%s%s: removed, left by a write that did not finish",
+				    where, where[0] ? "/" : "", de->d_name);
+		} else if (S_ISDIR(st.st_mode) && depth > 0 && de->d_name[0] != '.') {
+			int sub = openat(dirfd, de->d_name,
+			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			char next[512];
+			if (sub < 0)
+				continue;
+			snprintf(next, sizeof(next), "%s%s%s", where, where[0] ? "/" : "", de->d_name);
+			sweep_temps(sub, next, depth - 1);
+			close(sub);
+		}
+	}
+	closedir(d);
+}
+
 /*
  * flock on STATE/lock: the kernel drops it when the holder exits, however it
  * exits, so a crash never leaves a stale lock behind. The holder's pid is
@@ -328,6 +380,7 @@ fs_lock(sp_store *s, sp_errmsg *e)
 	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n)
 		pid[0] = '\0';
 	fs->lockfd = fd;
+	sweep_temps(fs->dirfd, fs->path, 2);
 	return SP_OK;
 }
 

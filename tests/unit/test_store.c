@@ -181,6 +181,52 @@ test_put_replaces_without_leftover_temp_files(void **state)
 	expect_no_hidden(f, "keys");
 }
 
+/* A writer killed between its temp file and the rename leaves
+ * ".NAME.tmpPID" behind; taking the lock removes those, and only those. */
+static void
+write_file(const fixture *f, const char *name, const char *text)
+{
+	char full[256];
+	FILE *fp;
+
+	snprintf(full, sizeof(full), "%s/%s", f->path, name);
+	assert_non_null(fp = fopen(full, "w"));
+	fputs(text, fp);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(chmod(full, 0600), 0);
+}
+
+static void
+test_lock_removes_orphaned_temp_files(void **state)
+{
+	fixture *f = *state;
+	sp_errmsg e = { "" };
+
+	put_ok(f->s, "keys/k1.key", "real");
+	put_ok(f->s, "pairing/0011223344556677", "token x");
+	write_file(f, ".zone.tmp13827", "half a zone");
+	write_file(f, "keys/.k1.key.tmp4242", "half a key");
+	write_file(f, "pairing/.0011223344556677.tmp9", "a token");
+	write_file(f, ".keepme", "not ours");
+	write_file(f, "keys/.k1.key.tmpx", "not a pid");
+	assert_int_equal(sp_store_lock(f->s, &e), SP_OK);
+	assert_int_equal(access(f->path, F_OK), 0);
+	expect_no_hidden(f, "pairing");
+	expect_content(f->s, "keys/k1.key", "real");
+	expect_content(f->s, "pairing/0011223344556677", "token x");
+	{
+		char full[256];
+		snprintf(full, sizeof(full), "%s/.zone.tmp13827", f->path);
+		assert_int_equal(access(full, F_OK), -1);
+		snprintf(full, sizeof(full), "%s/keys/.k1.key.tmp4242", f->path);
+		assert_int_equal(access(full, F_OK), -1);
+		snprintf(full, sizeof(full), "%s/.keepme", f->path);
+		assert_int_equal(access(full, F_OK), 0);
+		snprintf(full, sizeof(full), "%s/keys/.k1.key.tmpx", f->path);
+		assert_int_equal(access(full, F_OK), 0);
+	}
+}
+
 static void
 test_files_0600_and_folders_0700(void **state)
 {
@@ -565,6 +611,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_list_stops_on_callback_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_invalid_folder_is_einval, setup, teardown),
 		cmocka_unit_test(test_name_rules),
+		cmocka_unit_test_setup_teardown(test_lock_removes_orphaned_temp_files, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_put_over_max_is_einval, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get_of_oversized_file_is_refused, setup, teardown),
 	};
