@@ -238,7 +238,7 @@ sp_ctl_reply_parse(const char *text, size_t len,
 		rc = field(arg, copy, copy + (tab - line) + 1);
 		free(copy);
 		if (rc != SP_OK)
-			return rc;
+			return sp_errf(e, rc, "reading signpostd's reply: %s", sp_strerror(rc));
 	}
 	if (!ended)
 		return sp_errf(e, SP_EPROTO, "truncated reply from signpostd");

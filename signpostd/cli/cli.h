@@ -38,12 +38,12 @@ int cli_join(struct cli *c, int argc, char **argv);
 int cli_devices(struct cli *c, int argc, char **argv);
 int cli_revoke(struct cli *c, int argc, char **argv);
 int cli_rename(struct cli *c, int argc, char **argv);
-/* The fields of a control reply, in order (docs/control.md). */
-#define CLI_MAX_FIELDS 1024
+/* The fields of a control reply, in order (docs/control.md); as many as
+ * the reply holds (a gateway's status lists every peer). */
 struct cli_fields {
-	char *name[CLI_MAX_FIELDS];
-	char *value[CLI_MAX_FIELDS];
-	size_t n;
+	char **name;
+	char **value;
+	size_t n, cap;
 };
 /* sp_ctl_reply_parse's callback, collecting into a struct cli_fields. */
 int cli_fields_collect(void *arg, const char *name, const char *value);

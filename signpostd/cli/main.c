@@ -133,12 +133,24 @@ cli_fields_collect(void *arg, const char *name, const char *value)
 {
 	struct cli_fields *f = arg;
 
-	if (f->n == CLI_MAX_FIELDS)
-		return SP_EPROTO;
+	if (f->n == f->cap) {
+		size_t cap = f->cap ? f->cap * 2 : 64;
+		char **nn = realloc(f->name, cap * sizeof(*nn)), **nv;
+		if (nn == NULL)
+			return SP_ENOMEM;
+		f->name = nn;
+		if ((nv = realloc(f->value, cap * sizeof(*nv))) == NULL)
+			return SP_ENOMEM;
+		f->value = nv;
+		f->cap = cap;
+	}
 	f->name[f->n] = strdup(name);
 	f->value[f->n] = strdup(value);
-	if (f->name[f->n] == NULL || f->value[f->n] == NULL)
+	if (f->name[f->n] == NULL || f->value[f->n] == NULL) {
+		free(f->name[f->n]);
+		free(f->value[f->n]);
 		return SP_ENOMEM;
+	}
 	f->n++;
 	return SP_OK;
 }
@@ -182,6 +194,8 @@ json_value(const char *name, const char *value)
 
 	if (numeric(name) && digits[0] != '\0' && strspn(digits, "0123456789") == strlen(digits))
 		fputs(value, stdout);
+	else if (numeric(name) && strcmp(value, "-") == 0)
+		fputs("null", stdout);   /* a number that has no value, like a handshake never made */
 	else
 		cli_json_string(value);
 }
@@ -255,7 +269,9 @@ cli_fields_free(struct cli_fields *f)
 		free(f->name[i]);
 		free(f->value[i]);
 	}
-	f->n = 0;
+	free(f->name);
+	free(f->value);
+	memset(f, 0, sizeof(*f));
 }
 
 int
@@ -315,7 +331,10 @@ main(int argc, char **argv)
 		if (strcmp(argv[optind], commands[i].name) == 0) {
 			argc -= optind;
 			argv += optind;
-			optind = 1;
+			/* 0, not 1: glibc then also forgets the "+" (stop at
+			 * the first non-option) of the parse above, so a
+			 * command's options may follow its arguments. */
+			optind = 0;
 			return commands[i].fn(&c, argc, argv);
 		}
 	if (strcmp(argv[optind], "help") == 0) {

@@ -7,6 +7,8 @@
 #include "cli.h"
 #include "control.h"
 
+#define PEERS_SHOWN 16
+
 static void
 print_text(const struct cli_fields *f)
 {
@@ -27,12 +29,34 @@ print_text(const struct cli_fields *f)
 		    "%s and slipped %s\n", cli_field(f, "dns-queries"), cli_field(f, "dns-dropped"),
 		    cli_field(f, "rrl-dropped"), cli_field(f, "rrl-slipped"));
 	}
+	if (cli_field_find(f, "pairing") != NULL)
+		printf("  pairing: %s codes waiting; %s\n", cli_field(f, "pairing-pending"),
+		    cli_field(f, "pairing"));
+	if (cli_field_find(f, "members-connected") != NULL)
+		printf("  members: %s connected to the control plane, %s refused\n",
+		    cli_field(f, "members-connected"), cli_field(f, "control-plane-refused"));
+	if (cli_field_find(f, "gateway") != NULL) {
+		const char *hs = cli_field_find(f, "gateway-handshake");
+		printf("  gateway: %s at %s, control plane %s, last handshake %s%s\n",
+		    cli_field(f, "gateway"), cli_field(f, "gateway-endpoint"),
+		    cli_field(f, "control-plane"), hs != NULL && hs[0] != '-' ? hs : "never",
+		    hs != NULL && hs[0] != '-' ? " s ago" : "");
+	}
 	if (cli_field_find(f, "tunnel") != NULL) {
+		size_t npeers = 0, shown = 0;
 		printf("  tunnel:  %s, WireGuard on UDP %s, %s packets dropped (%s)\n", cli_field(f, "tunnel"),
 		    cli_field(f, "tunnel-port"), cli_field(f, "tunnel-dropped"), cli_field(f, "tunnel-drops"));
 		for (size_t i = 0; i < f->n; i++)
-			if (strcmp(f->name[i], "peers[]") == 0)
+			npeers += strcmp(f->name[i], "peers[]") == 0;
+		/* A gateway may have thousands: the first few, and where the rest are. */
+		for (size_t i = 0; i < f->n && shown < PEERS_SHOWN; i++)
+			if (strcmp(f->name[i], "peers[]") == 0) {
 				printf("    peer %s\n", f->value[i]);
+				shown++;
+			}
+		if (npeers > shown)
+			printf("    ... and %zu more peers (signpost devices, or status --json)\n",
+			    npeers - shown);
 	}
 	printf("  keys:\n");
 	for (size_t i = 0; i < f->n; i++)

@@ -60,11 +60,17 @@ start_daemon() {
 	DPID=$!
 	i=0
 	while [ $i -lt 200 ]; do
-		kill -0 "$DPID" 2>/dev/null || return 1
+		if ! kill -0 "$DPID" 2>/dev/null; then
+			echo "# signpostd exited; its log:" >&2
+			sed 's/^/#   /' "$T/daemon.log" | tail -5 >&2
+			return 1
+		fi
 		"$BIN/signpost" --state "$dir" status >/dev/null 2>&1 && return 0
 		sleep 0.05
 		i=$((i + 1))
 	done
+	echo "# signpostd did not answer within 10 s; its log:" >&2
+	sed 's/^/#   /' "$T/daemon.log" | tail -5 >&2
 	return 1
 }
 
