@@ -46,6 +46,9 @@ sp_log_level_name(enum sp_log_level level)
 	return "?";
 }
 
+static void vlog(enum sp_log_level level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 vlog(enum sp_log_level level, const char *fmt, va_list ap)
 {

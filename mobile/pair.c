@@ -223,9 +223,8 @@ sp_pair_request_make(sp_pair_state *st, const sp_pair_uri *u, const uint8_t s_pr
 	return sp_wire_err(&w);
 }
 
-/* The settings of a response, from TLVs. */
-static int
-settings_decode(const uint8_t *p, size_t len, sp_pair_settings *s)
+int
+sp_pair_settings_decode(const uint8_t *p, size_t len, sp_pair_settings *s)
 {
 	sp_wire r = sp_wire_reader(p, len);
 
@@ -347,7 +346,7 @@ sp_pair_reply_read(sp_pair_state *st, const uint8_t *msg, size_t len,
 	if ((rc = mix_dh(&tmp, tmp.e_priv, tmp.re)) != SP_OK ||
 	    (rc = mix_dh(&tmp, tmp.s_priv, tmp.re)) != SP_OK ||
 	    (rc = decrypt_and_hash(&tmp, msg + RESP_FIXED, len - RESP_FIXED, payload)) != SP_OK ||
-	    (rc = settings_decode(payload, len - RESP_FIXED - SP_WG_TAG, out)) != SP_OK) {
+	    (rc = sp_pair_settings_decode(payload, len - RESP_FIXED - SP_WG_TAG, out)) != SP_OK) {
 		sp_pair_wipe(&tmp);
 		sodium_memzero(payload, sizeof(payload));
 		return SP_EPROTO;
@@ -415,8 +414,10 @@ sp_pair_request_open(sp_pair_state *st, const uint8_t gw_priv[32], const uint8_t
 	}
 	/* name length, name, the Ed25519 key whose X25519 form is s */
 	if (plen < 1 + SP_KEY_PUBLIC_BYTES || payload[0] == 0 || payload[0] > 63 ||
-	    plen != 1u + payload[0] + SP_KEY_PUBLIC_BYTES)
+	    plen != 1u + payload[0] + SP_KEY_PUBLIC_BYTES) {
+		sp_pair_wipe(st);
 		return SP_EPROTO;
+	}
 	memcpy(req->name, payload + 1, payload[0]);
 	req->name[payload[0]] = '\0';
 	memcpy(req->device_key, payload + 1 + payload[0], SP_KEY_PUBLIC_BYTES);

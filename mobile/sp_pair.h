@@ -168,6 +168,10 @@ int sp_pair_check_anchor(const sp_pair_settings *s, const sp_pair_uri *u, sp_err
 
 const char *sp_pair_code_name(enum sp_pair_code code);
 
+/* The settings inside a response, once decrypted (sp_pair_reply_read
+ * calls it; public so the fuzzer reaches it without a gateway's key). */
+int sp_pair_settings_decode(const uint8_t *p, size_t len, sp_pair_settings *s);
+
 /* ---- The gateway's record of a token ------------------------------------- */
 
 /*

@@ -11,6 +11,8 @@
 
 #include "ctl.h"
 #include "gateway.h"
+#include "member.h"
+#include "sp_member.h"
 #include "sp_log.h"
 #include "sp_pair.h"
 #include "sp_time.h"
@@ -77,9 +79,116 @@ pair_create(sp_daemon *d, const sp_ctl_request *req, sp_ctl_reply *r)
 	sodium_memzero(&u, sizeof(u));
 }
 
-struct waiting {
+/* A member's request, answered when the gateway does. */
+struct relayed {
 	sp_daemon *d;
+	uint64_t ticket;
+	char name[64];
+	uint32_t ttl;
 };
+
+static void
+member_paired(void *arg, int rc, const char *text, const uint8_t id[8])
+{
+	struct relayed *x = arg;
+	sp_ctl_reply r;
+	sp_pair_uri u;
+	char hex[17];
+
+	sp_ctl_reply_init(&r);
+	if (rc != SP_OK) {
+		sp_ctl_reply_error(&r, rc, "the gateway says: %s", text);
+	} else if (sp_pair_uri_parse(text, strlen(text), &u, NULL) != SP_OK) {
+		sp_ctl_reply_error(&r, SP_EPROTO, "the gateway's code does not parse");
+	} else {
+		sodium_bin2hex(hex, sizeof(hex), id, 8);
+		sp_ctl_reply_ok(&r);
+		sp_ctl_reply_field(&r, "uri", "%s", text);
+		sp_ctl_reply_field(&r, "id", "%s", hex);
+		sp_ctl_reply_field(&r, "name", "%s.%s", x->name, x->d->cloud.zone);
+		sp_ctl_reply_field(&r, "ttl", "%u", x->ttl);
+		sp_ctl_reply_field(&r, "endpoints-chosen", "0");
+		for (size_t i = 0; i < u.nendpoints; i++)
+			sp_ctl_reply_field(&r, "endpoints[]", "%s", u.endpoint[i]);
+		sodium_memzero(&u, sizeof(u));
+	}
+	if (x->d->ctl != NULL)
+		sp_ctl_server_finish(x->d->ctl, x->ticket, &r);
+	sp_ctl_reply_free(&r);
+	free(x);
+}
+
+static void
+member_joined(void *arg, int rc, const char *name, const uint8_t addr[16])
+{
+	struct relayed *x = arg;
+	sp_ctl_reply r;
+	char a[INET6_ADDRSTRLEN];
+
+	sp_ctl_reply_init(&r);
+	if (rc == SP_OK) {
+		inet_ntop(AF_INET6, addr, a, sizeof(a));
+		sp_ctl_reply_ok(&r);
+		sp_ctl_reply_field(&r, "joined", "%s.%s", name, x->d->cloud.zone);
+		sp_ctl_reply_field(&r, "address", "%s", a);
+	} else {
+		sp_ctl_reply_error(&r, rc, "%s", name);
+	}
+	if (x->d->ctl != NULL)
+		sp_ctl_server_finish(x->d->ctl, x->ticket, &r);
+	sp_ctl_reply_free(&r);
+	free(x);
+}
+
+/* pair create|wait on a member: the gateway does it, over the control plane. */
+static void
+member_pair(sp_daemon *d, const sp_ctl_request *req, sp_ctl_reply *r)
+{
+	struct relayed *x;
+	uint8_t id[8];
+	size_t got;
+	int64_t ttl = 0;
+	sp_errmsg e;
+	int rc, create = req->nwords == 4 && strcmp(req->word[1], "create") == 0;
+
+	if (req->nwords >= 2 && strcmp(req->word[1], "wireguard") == 0) {
+		sp_ctl_reply_error(r, SP_EUNSUPP, "a phone with only the WireGuard app is paired on "
+		    "the gateway (its configuration holds the gateway's endpoint and settings): run "
+		    "signpost pair --wireguard there");
+		return;
+	}
+	if (!create && !(req->nwords >= 3 && strcmp(req->word[1], "wait") == 0)) {
+		sp_ctl_reply_error(r, SP_EINVAL, "on a member: pair create NAME SECONDS | pair wait "
+		    "ID [SECONDS]");
+		return;
+	}
+	if ((create && (parse_ttl(req->word[3], &ttl) != SP_OK ||
+	    sp_device_name_check(req->word[2], &e) != SP_OK)) ||
+	    (!create && (sodium_hex2bin(id, sizeof(id), req->word[2], strlen(req->word[2]), NULL,
+	    &got, NULL) != 0 || got != sizeof(id) ||
+	    (req->nwords == 4 && parse_ttl(req->word[3], &ttl) != SP_OK)))) {
+		sp_ctl_reply_error(r, SP_EINVAL, "usage: pair create NAME SECONDS | pair wait ID");
+		return;
+	}
+	if ((x = calloc(1, sizeof(*x))) == NULL) {
+		sp_ctl_reply_error(r, SP_ENOMEM, "out of memory");
+		return;
+	}
+	x->d = d;
+	x->ttl = (uint32_t)ttl;
+	if (create)
+		snprintf(x->name, sizeof(x->name), "%s", req->word[2]);
+	x->ticket = sp_ctl_reply_defer(r, create ? 10000 :
+	    (unsigned)((ttl > 0 ? ttl : 24 * 3600) * 1000 + WAIT_SLACK_MS));
+	rc = create ? sp_member_pair(d->member, x->name, x->ttl, member_paired, x, &e) :
+	    sp_member_pair_wait(d->member, id, (uint32_t)(ttl > 0 ? ttl : 24 * 3600) * 1000u,
+	    member_joined, x, &e);
+	if (rc != SP_OK) {
+		free(x);
+		r->defer_ms = 0;
+		sp_ctl_reply_error(r, rc, "%s", e.msg);
+	}
+}
 
 static void
 pair_joined(void *arg, uint64_t ticket, int rc, const char *name, const uint8_t addr[16])
@@ -116,9 +225,10 @@ pair_wait(sp_daemon *d, const sp_ctl_request *req, sp_ctl_reply *r)
 	sp_errmsg e;
 	int rc;
 
-	if (req->nwords != 3 || sodium_hex2bin(id, sizeof(id), req->word[2], strlen(req->word[2]),
-	    NULL, &got, NULL) != 0 || got != sizeof(id)) {
-		sp_ctl_reply_error(r, SP_EINVAL, "usage: pair wait ID");
+	/* A member sends how long its code lives; the gateway knows it. */
+	if ((req->nwords != 3 && req->nwords != 4) || sodium_hex2bin(id, sizeof(id), req->word[2],
+	    strlen(req->word[2]), NULL, &got, NULL) != 0 || got != sizeof(id)) {
+		sp_ctl_reply_error(r, SP_EINVAL, "usage: pair wait ID [SECONDS]");
 		return;
 	}
 	left = sp_gw_pair_expires(d->gw, id) - sp_clock_wall();
@@ -153,6 +263,10 @@ pair_wireguard(sp_daemon *d, const sp_ctl_request *req, sp_ctl_reply *r)
 	}
 	if (d->tunnel == NULL) {
 		sp_ctl_reply_error(r, SP_EUNSUPP, "a WireGuard phone needs the tunnel");
+		return;
+	}
+	if (sp_gw_pair_waiting(d->gw, req->word[2])) {
+		sp_ctl_reply_error(r, SP_EEXIST, "a code for '%s' is waiting already", req->word[2]);
 		return;
 	}
 	snprintf(dev.name, sizeof(dev.name), "%s", req->word[2]);
@@ -195,6 +309,10 @@ pair_wireguard(sp_daemon *d, const sp_ctl_request *req, sp_ctl_reply *r)
 void
 ctl_pair(sp_daemon *d, const sp_ctl_request *req, sp_ctl_reply *r)
 {
+	if (d->gw == NULL && d->member != NULL) {
+		member_pair(d, req, r);
+		return;
+	}
 	if (ctl_need_gateway(d, r) == NULL)
 		return;
 	if (req->nwords >= 2 && strcmp(req->word[1], "create") == 0)
@@ -208,12 +326,35 @@ ctl_pair(sp_daemon *d, const sp_ctl_request *req, sp_ctl_reply *r)
 }
 
 /* devices: every member, the gateway first, with what the tunnel knows. */
+/* devices on a member: the list the gateway last gave it. */
+static void
+member_devices(sp_daemon *d, sp_ctl_reply *r)
+{
+	const sp_cp_member *list;
+	size_t n = sp_member_list(d->member, &list);
+	char a[INET6_ADDRSTRLEN], id[SP_KEY_ID_CHARS + 1];
+
+	sp_ctl_reply_ok(r);
+	for (size_t i = 0; i < n; i++) {
+		inet_ntop(AF_INET6, list[i].addr, a, sizeof(a));
+		sp_key_id(list[i].key, id);
+		sp_ctl_reply_field(r, "devices[]", "name=%s kind=%s id=%s address=%s handshake=- "
+		    "endpoint=- added=-", list[i].name, list[i].kind == SP_CP_KIND_GATEWAY ?
+		    "gateway" : list[i].kind == SP_CP_KIND_WIREGUARD ? "wireguard" : "signpost", id,
+		    a);
+	}
+}
+
 void
 ctl_devices(sp_daemon *d, const sp_ctl_request *req, sp_ctl_reply *r)
 {
 	const sp_device *devs;
 	char a[INET6_ADDRSTRLEN], added[SP_TIME_TEXT], id[SP_KEY_ID_CHARS + 1];
 
+	if (d->gw == NULL && d->member != NULL && req->nwords == 1) {
+		member_devices(d, r);
+		return;
+	}
 	if (ctl_need_gateway(d, r) == NULL)
 		return;
 	if (req->nwords != 1) {

@@ -1,6 +1,6 @@
 /*
  * signpost pair: a QR code that pairs a new device (docs/pairing.md), in
- * the terminal or as a PNG or SVG file; then, in a terminal, waiting until
+ * the terminal or as a PNG or SVG file; then, unless --no-wait, waiting until
  * the device has joined. With --wireguard, the QR code is a WireGuard
  * configuration the official apps import, whose key pair is made here and
  * whose private half leaves this process only inside the code.
@@ -142,7 +142,7 @@ on_int(int signo)
 	interrupted = 1;
 }
 
-/* Wait, in a terminal, until the device joins or the code expires. */
+/* Wait until the device joins or the code expires (--no-wait: do not). */
 static int
 wait_join(struct cli *c, const char *id, long ttl)
 {
@@ -157,7 +157,7 @@ wait_join(struct cli *c, const char *id, long ttl)
 	sigaction(SIGINT, &sa, NULL);
 	fprintf(stderr, "Waiting for the device to join (Ctrl-C stops waiting; the code stays "
 	    "valid until it expires)...\n");
-	snprintf(req, sizeof(req), "pair wait %s", id);
+	snprintf(req, sizeof(req), "pair wait %s %ld", id, ttl);
 	rc = cli_ask(c, req, &f, (int)(ttl * 1000 + WAIT_SLACK_MS), &e);
 	if (interrupted)
 		return CLI_OK;
@@ -192,8 +192,10 @@ pair_signpost(struct cli *c, const char *name, long ttl, const char *qr, int sho
 		    "(and paste the code)\nIt pairs %s once, within %ld s.\n",
 		    cli_field(&f, "name"), ttl);
 	}
-	if (rc == CLI_OK && wait && isatty(STDOUT_FILENO)) {
+	if (rc == CLI_OK && wait) {
 		char id[32];
+		/* The code must be out before the wait, wherever stdout goes. */
+		fflush(stdout);
 		snprintf(id, sizeof(id), "%s", cli_field(&f, "id"));
 		cli_fields_free(&f);
 		return wait_join(c, id, ttl);

@@ -143,6 +143,23 @@ cli_zone(struct cli *c, int argc, char **argv)
 	}
 	if ((rc = cli_open_keys(c, &cloud, &keys, &n)) != CLI_OK)
 		return rc;
+	/* A member has no zone keys: its anchor and the zone's keys are the
+	 * ones pairing checked against the code's DS. */
+	if (cloud.role == SP_NODE_DEVICE) {
+		sp_store *store;
+		sp_anchor anchor;
+		sp_errmsg e;
+		free(keys);
+		if ((rc = cli_open(c, 0, &store, &cloud)) != CLI_OK)
+			return rc;
+		rc = sp_anchor_load(store, &anchor, &e);
+		sp_store_close(store);
+		if (rc != SP_OK)
+			return cli_error(CLI_FAIL, "%s", e.msg);
+		if ((keys = calloc(SP_ANCHOR_MAX, sizeof(*keys))) == NULL)
+			return cli_error(CLI_FAIL, "out of memory");
+		n = sp_anchor_keys(&anchor, keys, SP_ANCHOR_MAX);
+	}
 	if (cmd == ZONE_ANCHOR) {
 		char *text;
 		rc = sp_anchor_text(keys, n, cloud.zone, fmt, &text);

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "daemon.h"
-#include "member.h"
+#include "member_int.h"
 #include "sp_log.h"
 #include "tunnel.h"
 
@@ -14,13 +14,6 @@
  * UDP after 30 s to a few minutes), as the WireGuard apps suggest. */
 #define KEEPALIVE_S 25
 
-struct sp_member {
-	sp_daemon *d;
-	sp_gateway_info gw;
-	sp_anchor anchor;
-	uint8_t gw_x25519[32];
-	char endpoint[80];             /* the one in use */
-};
 
 /*
  * An endpoint as pairing wrote it: a numeric address, or a host name
@@ -97,12 +90,15 @@ sp_member_start(sp_daemon *d, sp_errmsg *e)
 		return rc;
 	sp_info("member: of %s, through the gateway at %s", d->cloud.zone,
 	    m->endpoint[0] ? m->endpoint : "(unknown yet)");
-	return SP_OK;
+	return cp_start(m, e);
 }
 
 void
 sp_member_stop(sp_member *m)
 {
+	if (m == NULL)
+		return;
+	cp_stop(m);
 	free(m);
 }
 
@@ -115,6 +111,7 @@ sp_member_status(const sp_member *m, sp_ctl_reply *r)
 	inet_ntop(AF_INET6, m->gw.addr, a, sizeof(a));
 	sp_ctl_reply_field(r, "gateway", "%s", a);
 	sp_ctl_reply_field(r, "gateway-endpoint", "%s", m->endpoint[0] ? m->endpoint : "-");
+	sp_ctl_reply_field(r, "control-plane", "%s", m->cp_up ? "up" : "down");
 	if (m->d->tunnel != NULL &&
 	    sp_tunnel_peer_info_get(m->d->tunnel, m->gw_x25519, &pi) == SP_OK)
 		sp_ctl_reply_field(r, "gateway-handshake", "%lld", (long long)pi.handshake_age);

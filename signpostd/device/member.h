@@ -4,8 +4,8 @@
  * pairing wrote, a persistent keepalive so NAT mappings stay open), and
  * through it reaches the zone's other members.
  */
-#ifndef SP_MEMBER_H
-#define SP_MEMBER_H
+#ifndef SP_DEVICE_MEMBER_H
+#define SP_DEVICE_MEMBER_H
 
 #include "control.h"
 #include "sp_err.h"
@@ -18,5 +18,25 @@ typedef struct sp_member sp_member;
 int sp_member_start(struct sp_daemon *d, sp_errmsg *e);
 void sp_member_stop(sp_member *m);
 void sp_member_status(const sp_member *m, sp_ctl_reply *r);
+
+/*
+ * A member's `signpost pair`, asked of the gateway over the control plane
+ * (device/control.c). fn runs once on the loop: rc SP_OK with the code's
+ * URI (it holds a token) and id, or an error and the gateway's reason.
+ * Then a wait for that code's use: fn with the joined name and address.
+ * sp_member_forget drops every request made with arg (its asker left).
+ */
+typedef void (*sp_member_pair_fn)(void *arg, int rc, const char *text, const uint8_t id[8]);
+typedef void (*sp_member_joined_fn)(void *arg, int rc, const char *name,
+    const uint8_t addr[16]);
+int sp_member_pair(sp_member *m, const char *name, uint32_t ttl, sp_member_pair_fn fn,
+    void *arg, sp_errmsg *e);
+int sp_member_pair_wait(sp_member *m, const uint8_t id[8], uint32_t timeout_ms,
+    sp_member_joined_fn fn, void *arg, sp_errmsg *e);
+void sp_member_forget(sp_member *m, void *arg);
+
+/* The member list as the gateway last told it. */
+struct sp_cp_member;
+size_t sp_member_list(const sp_member *m, const struct sp_cp_member **out);
 
 #endif

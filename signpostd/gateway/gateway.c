@@ -5,6 +5,7 @@
 
 #include "gw_int.h"
 #include "sp_log.h"
+#include "tunnel.h"
 
 static int
 is_loopback(const struct sockaddr *sa)
@@ -36,9 +37,29 @@ listen_all(sp_gateway *g, sp_errmsg *e)
 		    g->rrl == NULL ? ", rate limiting off" :
 		    is_loopback(sa) ? ", rate limiting off for loopback clients" : "");
 	}
-	if (conf->ndns_listen == 0)
+	/* The gateway's overlay address serves the zone to its members (the
+	 * DNS a WireGuard-app phone is given, and the members' resolvers). */
+	if (g->d->tunnel != NULL) {
+		struct sockaddr_in6 ov;
+		size_t i = g->nlisten;
+		char where[80];
+
+		memset(&ov, 0, sizeof(ov));
+		ov.sin6_family = AF_INET6;
+		ov.sin6_port = htons(53);
+		sp_tunnel_address(g->d->tunnel, ov.sin6_addr.s6_addr);
+		g->udp[i].fd = g->tcp[i].fd = -1;
+		g->nlisten++;
+		if ((rc = gw_udp_listen(g, &g->udp[i], (struct sockaddr *)&ov, sizeof(ov), e)) !=
+		    SP_OK || (rc = gw_tcp_listen(g, &g->tcp[i], (struct sockaddr *)&ov, sizeof(ov),
+		    e)) != SP_OK)
+			return rc;
+		sp_info("DNS: serving %s to members on %s", g->d->cloud.zone,
+		    sp_addr_format((struct sockaddr *)&ov, where, sizeof(where)));
+	} else if (conf->ndns_listen == 0) {
 		sp_info("DNS: zone %s signed (serial %u); no dns-listen address, so not serving it",
 		    g->d->cloud.zone, g->serial);
+	}
 	return SP_OK;
 }
 
@@ -64,7 +85,7 @@ sp_gateway_start(sp_daemon *d, sp_errmsg *e)
 	if ((rc = gw_registry_load(g, e)) != SP_OK || (rc = gw_xfr_keys(g, e)) != SP_OK ||
 	    (rc = gw_notify_start(g, e)) != SP_OK || (rc = gw_zone_start(g, e)) != SP_OK ||
 	    (rc = gw_rollover_start(g, e)) != SP_OK || (rc = gw_registry_peers(g, e)) != SP_OK ||
-	    (rc = gw_pairing_start(g, e)) != SP_OK)
+	    (rc = gw_pairing_start(g, e)) != SP_OK || (rc = gw_members_start(g, e)) != SP_OK)
 		return rc;
 	return listen_all(g, e);
 }
@@ -74,6 +95,7 @@ sp_gateway_stop(sp_gateway *g)
 {
 	if (g == NULL)
 		return;
+	gw_members_stop(g);
 	gw_pairing_stop(g);
 	gw_dns_stop(g);
 	gw_rollover_stop(g);
@@ -112,4 +134,5 @@ sp_gateway_status(const sp_gateway *g, sp_ctl_reply *r)
 	sp_ctl_reply_field(r, "xfr-done", "%llu", (unsigned long long)g->xfr_done);
 	sp_ctl_reply_field(r, "xfr-refused", "%llu", (unsigned long long)g->xfr_refused);
 	gw_pairing_status(g, r);
+	gw_members_status(g, r);
 }

@@ -59,6 +59,8 @@ int sp_gw_pair_create(sp_gateway *g, const char *name, int64_t ttl, const char *
     struct sp_pair_uri *u, int *endpoints_chosen, sp_errmsg *e);
 int sp_gw_pair_wait(sp_gateway *g, const uint8_t id[8], uint64_t ticket, sp_gw_pair_done done,
     void *arg, sp_errmsg *e);
+/* 1 if an unused, unexpired code names this device. */
+int sp_gw_pair_waiting(sp_gateway *g, const char *name);
 /* When the code with this id expires (Unix s); 0 if unknown. */
 int64_t sp_gw_pair_expires(sp_gateway *g, const uint8_t id[8]);
 

@@ -23,6 +23,7 @@ struct xfr_out;
 struct notify;
 struct udp_batch;
 typedef struct sp_gw_pairing sp_gw_pairing;
+typedef struct sp_gw_members sp_gw_members;
 
 struct dns_listener {
 	sp_gateway *g;
@@ -45,7 +46,7 @@ struct sp_gateway {
 	/* dns_udp.c and dns_tcp.c */
 	sp_answerer *answerer;
 	sp_rrl *rrl;
-	struct dns_listener udp[SP_CONF_MAX_LISTEN], tcp[SP_CONF_MAX_LISTEN];
+	struct dns_listener udp[SP_CONF_MAX_LISTEN + 1], tcp[SP_CONF_MAX_LISTEN + 1];   /* + overlay */
 	size_t nlisten;
 	struct udp_batch *batch;
 	struct tcp_conn *conns[GW_TCP_MAX_CONNS];
@@ -61,6 +62,8 @@ struct sp_gateway {
 	struct notify *notifies;
 	/* pairing.c */
 	sp_gw_pairing *pairing;
+	/* members.c: the control plane */
+	sp_gw_members *members;
 };
 
 /* zonekeeper.c */
@@ -76,10 +79,16 @@ const sp_device *gw_device_by_key(const sp_gateway *g, const uint8_t pub[32]);
 /* Every member a peer of the tunnel (at start). */
 int gw_registry_peers(sp_gateway *g, sp_errmsg *e);
 
+/* members.c: the members' control plane; changed: tell them the list */
+int gw_members_start(sp_gateway *g, sp_errmsg *e);
+void gw_members_stop(sp_gateway *g);
+void gw_members_changed(sp_gateway *g);
+void gw_members_status(const sp_gateway *g, sp_ctl_reply *r);
+
 /* pairing.c */
 int gw_pairing_start(sp_gateway *g, sp_errmsg *e);
 void gw_pairing_stop(sp_gateway *g);
-void gw_pairing_input(void *arg, const uint8_t *msg, size_t len, const struct sockaddr *from,
+int gw_pairing_input(void *arg, const uint8_t *msg, size_t len, const struct sockaddr *from,
     socklen_t fromlen);
 void gw_pairing_status(const sp_gateway *g, sp_ctl_reply *r);
 

@@ -26,6 +26,9 @@
 #define PENDING_MAX 10            /* codes shown and not yet used */
 #define KNOWN_MAX 64              /* tokens remembered, pending and used */
 #define TTL_MAX (24 * 3600)
+/* A code is remembered for a day past its expiry, so that a late or a
+ * second use hears "expired" or "used", not "no such code". */
+#define REMEMBER_AFTER (24 * 3600)
 /* Requests per source address: a burst of 5, then one a second; and at
  * most 50 a second in all, so a flood from many sources costs bounded DH. */
 #define RATE_SOURCES 256
@@ -50,6 +53,7 @@ struct answered {
 struct sp_gw_pairing {
 	sp_gateway *g;
 	sp_pair_token known[KNOWN_MAX];      /* sodium_malloc: they hold tokens */
+	uint8_t told[KNOWN_MAX];             /* its expiry was logged and waited on */
 	size_t nknown;
 	sp_timer *expiry;
 	struct waiter waiters[PENDING_MAX * 2];
@@ -60,7 +64,7 @@ struct sp_gw_pairing {
 	uint8_t rate_key[crypto_shorthash_KEYBYTES];
 	uint64_t global_second;
 	unsigned global_count;
-	uint64_t requests, admitted, refused, limited;
+	uint64_t requests, admitted, refused, limited, malformed;
 };
 
 static void
@@ -97,6 +101,7 @@ token_forget(sp_gw_pairing *p, size_t i)
 		sp_warn("pairing: %s", e.msg);
 	sodium_memzero(&p->known[i], sizeof(p->known[i]));
 	p->known[i] = p->known[--p->nknown];
+	p->told[i] = p->told[p->nknown];
 	sodium_memzero(&p->known[p->nknown], sizeof(p->known[p->nknown]));
 }
 
@@ -135,8 +140,8 @@ wake(sp_gw_pairing *p, const uint8_t id[SP_PAIR_TOKEN_ID], int rc, const char *n
 	}
 }
 
-/* Expire what is due (telling its waiters), forget used tokens once they
- * would have expired, and sleep until the next expiry. */
+/* Expire what is due (telling its waiters), forget codes a day after
+ * their expiry, and sleep until the next of either. */
 static void
 on_expiry(void *arg)
 {
@@ -151,16 +156,42 @@ on_expiry(void *arg)
 			i++;
 			continue;
 		}
-		if (!t->used) {
+		if (t->expires + REMEMBER_AFTER <= now) {
+			token_forget(p, i);
+			continue;
+		}
+		if (!t->used && !p->told[i]) {
 			char hex[2 * SP_PAIR_TOKEN_ID + 1];
 			id_hex(t->id, hex);
 			sp_info("pairing: the code %s for %s expired unused", hex, t->name);
 			wake(p, t->id, SP_ETIMEOUT, t->name, NULL);
 		}
-		token_forget(p, i);
+		p->told[i] = 1;
+		if (t->expires + REMEMBER_AFTER < next)
+			next = t->expires + REMEMBER_AFTER;
+		i++;
 	}
 	if (next != INT64_MAX)
 		sp_timer_arm(p->expiry, (uint64_t)(next - now) * 1000);
+}
+
+/* Room for one more code: when the memory is full, the expired code that
+ * expired first goes. SP_EBUSY if every remembered code is still live. */
+static int
+make_room(sp_gw_pairing *p, int64_t now)
+{
+	size_t oldest = KNOWN_MAX;
+
+	if (p->nknown < KNOWN_MAX)
+		return SP_OK;
+	for (size_t i = 0; i < p->nknown; i++)
+		if (p->known[i].expires <= now &&
+		    (oldest == KNOWN_MAX || p->known[i].expires < p->known[oldest].expires))
+			oldest = i;
+	if (oldest == KNOWN_MAX)
+		return SP_EBUSY;
+	token_forget(p, oldest);
+	return SP_OK;
 }
 
 static int
@@ -184,8 +215,11 @@ load_one(void *arg, const char *name)
 	 * log; the gateway runs on. */
 	if (sp_pair_token_decode((const char *)data, len, what, &p->known[p->nknown], &e) != SP_OK)
 		sp_warn("pairing: %s; the code it holds will be refused", e.msg);
-	else
+	else {
+		/* One that expired before this start was told of then. */
+		p->told[p->nknown] = p->known[p->nknown].expires <= sp_clock_wall();
 		p->nknown++;
+	}
 	sp_store_release(data, len);
 	return SP_OK;
 }
@@ -295,12 +329,10 @@ sp_gw_pair_create(sp_gateway *g, const char *name, int64_t ttl, const char *by,
 		return sp_errf(e, SP_EINVAL, "a code lives from 10 s to 24 h");
 	if (strcmp(name, d->cloud.name) == 0 || gw_device_by_name(g, name) != NULL)
 		return sp_errf(e, SP_EEXIST, "the name '%s' is taken in %s", name, d->cloud.zone);
-	for (size_t i = 0; i < p->nknown; i++)
-		if (!p->known[i].used && p->known[i].expires > now &&
-		    strcmp(p->known[i].name, name) == 0)
-			return sp_errf(e, SP_EEXIST, "a code for '%s' is waiting already", name);
+	if (sp_gw_pair_waiting(g, name))
+		return sp_errf(e, SP_EEXIST, "a code for '%s' is waiting already", name);
 	on_expiry(p);
-	if (pending_count(p, now) >= PENDING_MAX || p->nknown == KNOWN_MAX)
+	if (pending_count(p, now) >= PENDING_MAX || make_room(p, now) != SP_OK)
 		return sp_errf(e, SP_EBUSY, "%d codes are waiting already; use or let "
 		    "them expire first", PENDING_MAX);
 	t = &p->known[p->nknown];
@@ -369,6 +401,19 @@ sp_gw_pair_wait(sp_gateway *g, const uint8_t id[SP_PAIR_TOKEN_ID], uint64_t tick
 	p->waiters[p->nwaiters].arg = arg;
 	p->nwaiters++;
 	return SP_OK;
+}
+
+int
+sp_gw_pair_waiting(sp_gateway *g, const char *name)
+{
+	sp_gw_pairing *p = g->pairing;
+	int64_t now = sp_clock_wall();
+
+	for (size_t i = 0; p != NULL && i < p->nknown; i++)
+		if (!p->known[i].used && p->known[i].expires > now &&
+		    strcmp(p->known[i].name, name) == 0)
+			return 1;
+	return 0;
 }
 
 int64_t
@@ -494,8 +539,10 @@ request(sp_gateway *g, const uint8_t *msg, size_t len, const struct sockaddr *fr
 	int chosen, rc;
 
 	sp_addr_format(from, from_text, sizeof(from_text));
-	if (sp_pair_peek(msg, len, &type, id, e_init) != SP_OK || type != SP_PAIR_REQUEST)
-		return;   /* not a request: nothing to answer, and nobody to tell */
+	if (sp_pair_peek(msg, len, &type, id, e_init) != SP_OK || type != SP_PAIR_REQUEST) {
+		p->malformed++;   /* not a request: nothing to answer, and nobody to tell */
+		return;
+	}
 	p->requests++;
 	/* A retransmission of a request already answered gets that answer. */
 	for (size_t i = 0; i < ANSWERED_MAX; i++)
@@ -508,8 +555,8 @@ request(sp_gateway *g, const uint8_t *msg, size_t len, const struct sockaddr *fr
 		}
 	if ((t = token_find(p, id)) == NULL) {
 		refuse(g, id, e_init, SP_PAIR_E_UNKNOWN_TOKEN, "this gateway made no such pairing "
-		    "code (or forgot it: codes do not outlive their expiry)", from_text, from,
-		    fromlen);
+		    "code: check that it was copied whole, or make a new one with 'signpost "
+		    "pair'", from_text, from, fromlen);
 		return;
 	}
 	if (!t->used && t->expires <= now) {
@@ -602,19 +649,21 @@ out:
 	sp_pair_wipe(&st);
 }
 
-void
+/* A datagram on the WireGuard port: 1 if it was pairing's. */
+int
 gw_pairing_input(void *arg, const uint8_t *msg, size_t len, const struct sockaddr *from,
     socklen_t fromlen)
 {
 	sp_gateway *g = arg;
 
 	if (g->pairing == NULL || len == 0 || msg[0] != SP_PAIR_MAGIC)
-		return;
+		return 0;
 	if (!rate_ok(g->pairing, from)) {
 		g->pairing->limited++;
-		return;
+		return 1;
 	}
 	request(g, msg, len, from, fromlen);
+	return 1;
 }
 
 void
@@ -626,7 +675,8 @@ gw_pairing_status(const sp_gateway *g, sp_ctl_reply *r)
 	if (p == NULL)
 		return;
 	sp_ctl_reply_field(r, "pairing-pending", "%zu", pending_count(p, now));
-	sp_ctl_reply_field(r, "pairing", "requests=%llu admitted=%llu refused=%llu limited=%llu",
-	    (unsigned long long)p->requests, (unsigned long long)p->admitted,
-	    (unsigned long long)p->refused, (unsigned long long)p->limited);
+	sp_ctl_reply_field(r, "pairing", "requests=%llu admitted=%llu refused=%llu limited=%llu "
+	    "malformed=%llu", (unsigned long long)p->requests, (unsigned long long)p->admitted,
+	    (unsigned long long)p->refused, (unsigned long long)p->limited,
+	    (unsigned long long)p->malformed);
 }

@@ -147,7 +147,9 @@ sp_gw_device_add(sp_gateway *g, const sp_device *dev, sp_errmsg *e)
 	if ((rc = sp_device_save(g->d->store, dev, e)) != SP_OK)
 		return rc;
 	g->devs[g->ndevs++] = *dev;
-	return gw_zone_changed(g, e);
+	rc = gw_zone_changed(g, e);
+	gw_members_changed(g);
+	return rc;
 }
 
 int
@@ -188,7 +190,9 @@ sp_gw_device_remove(sp_gateway *g, const char *name, sp_errmsg *e)
 	dev = g->devs[i];
 	g->devs[i] = g->devs[--g->ndevs];
 	remove_peer(g, &dev);
-	return gw_zone_changed(g, e);
+	rc = gw_zone_changed(g, e);
+	gw_members_changed(g);
+	return rc;
 }
 
 int
@@ -229,5 +233,7 @@ sp_gw_device_rename(sp_gateway *g, const char *from, const char *to, sp_errmsg *
 		sp_warn("registry: renamed %s to %s, but the old record stays: %s (the next "
 		    "start keeps the new one)", from, to, e->msg);
 	g->devs[i] = dev;
-	return gw_zone_changed(g, e);
+	rc = gw_zone_changed(g, e);
+	gw_members_changed(g);
+	return rc;
 }

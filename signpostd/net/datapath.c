@@ -274,8 +274,8 @@ udp_one(sp_tunnel *t, int fd, uint8_t *buf, size_t n, const struct sockaddr_in6 
 			memcpy(&s4->sin_addr, &from->sin6_addr.s6_addr[12], 4);
 			sl = sizeof(*s4);
 		}
-		t->other(t->other_arg, buf, n, (struct sockaddr *)&ss, sl);
-		return;
+		if (t->other(t->other_arg, buf, n, (struct sockaddr *)&ss, sl))
+			return;
 	}
 	/* Count handshake messages (types 1 and 2) per second; over the
 	 * limit this second and the next are under load. */

@@ -61,10 +61,12 @@ void sp_tunnel_endpoint_text(const struct sockaddr_in6 *ep, char *out, size_t le
 
 /*
  * Datagrams on the WireGuard port that are not WireGuard's (pairing
- * requests, and later STUN) go to this function with their source; the
- * role answers with sp_tunnel_send_other from the same port.
+ * requests, and later STUN) go to this function with their source; it
+ * returns 1 if the datagram was its protocol's (the role answers with
+ * sp_tunnel_send_other from the same port), 0 if not, and the tunnel then
+ * drops it and counts it as WireGuard's bad-type.
  */
-typedef void (*sp_tunnel_other_fn)(void *arg, const uint8_t *msg, size_t len,
+typedef int (*sp_tunnel_other_fn)(void *arg, const uint8_t *msg, size_t len,
     const struct sockaddr *from, socklen_t fromlen);
 void sp_tunnel_set_other(sp_tunnel *t, sp_tunnel_other_fn fn, void *arg);
 int sp_tunnel_send_other(sp_tunnel *t, const uint8_t *msg, size_t len,

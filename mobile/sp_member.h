@@ -1,0 +1,68 @@
+/*
+ * The members' control plane (docs/control-plane.md): the messages a
+ * member and its gateway exchange over a TCP connection inside their
+ * WireGuard session, on the gateway's overlay address. The session
+ * authenticates both ends (cryptokey routing binds the member's overlay
+ * address to its key), so the messages carry no authentication of their
+ * own.
+ *
+ * A message on the wire: a 16-bit length, a type, then fields as
+ * (type, 16-bit length, value), in any order; an unknown field is skipped,
+ * so either side can grow. Pure: these functions build and read bytes.
+ */
+#ifndef SP_MEMBER_H
+#define SP_MEMBER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sp_err.h"
+#include "sp_key.h"
+
+#define SP_CP_MSG_MAX 16384       /* one message, without its length */
+#define SP_CP_VERSION 1
+
+enum sp_cp_type {
+	SP_CP_HELLO = 1,     /* member: who it is (the gateway checks it by address) */
+	SP_CP_MEMBERS,       /* gateway: the member list, whole, on change */
+	SP_CP_PAIR,          /* member: make a pairing code for a new device */
+	SP_CP_PAIR_OK,       /* gateway: the code (it holds a token) */
+	SP_CP_PAIR_ERR,      /* gateway: why not */
+	SP_CP_JOINED,        /* gateway: a code this member asked for was used */
+	SP_CP_PING,          /* either: still there? */
+	SP_CP_PONG,
+};
+
+enum sp_cp_kind { SP_CP_KIND_GATEWAY = 0, SP_CP_KIND_SIGNPOST = 1, SP_CP_KIND_WIREGUARD = 2 };
+
+typedef struct sp_cp_member {
+	char name[64];
+	uint8_t kind;
+	uint8_t key[SP_KEY_PUBLIC_BYTES];   /* Ed25519, or X25519 for WireGuard apps */
+	uint8_t addr[16];
+} sp_cp_member;
+
+#define SP_CP_MAX_MEMBERS 128
+
+/* A decoded message: which fields a type uses is in docs/control-plane.md. */
+typedef struct sp_cp_msg {
+	enum sp_cp_type type;
+	uint32_t version;
+	uint32_t seq;                       /* PAIR and its answers */
+	char name[64];                      /* HELLO, PAIR, JOINED */
+	uint32_t ttl;                       /* PAIR */
+	char text[1024];                    /* PAIR_OK: the URI; PAIR_ERR: why */
+	int32_t code;                       /* PAIR_ERR: an SP_E* code */
+	uint8_t token_id[8];                /* PAIR_OK, JOINED */
+	uint8_t addr[16];                   /* JOINED */
+	sp_cp_member members[SP_CP_MAX_MEMBERS];
+	size_t nmembers;
+} sp_cp_msg;
+
+/* Write m as one message with its length prefix into out; SP_ESPACE if it
+ * does not fit (cap should be SP_CP_MSG_MAX + 2). */
+int sp_cp_encode(const sp_cp_msg *m, uint8_t *out, size_t cap, size_t *len);
+/* Read one message (without its length prefix). SP_EPROTO if malformed. */
+int sp_cp_decode(const uint8_t *msg, size_t len, sp_cp_msg *m);
+
+#endif

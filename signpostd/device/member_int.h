@@ -1,0 +1,46 @@
+/* The device role's state, shared by the files of device/ only. */
+#ifndef SP_MEMBER_INT_H
+#define SP_MEMBER_INT_H
+
+#include "member.h"
+#include "sp_cloud.h"
+#include "sp_member.h"
+#include "sp_platform.h"
+
+struct sp_stream;
+
+#define CP_PENDING_MAX 16
+
+/* A control request (or a `pair wait`) waiting for the gateway. */
+struct cp_pending {
+	uint32_t seq;                    /* a pair request */
+	uint8_t id[8];                   /* a wait: the code's id */
+	uint64_t expires;                /* monotonic ms: then it is dropped */
+	sp_member_pair_fn pair;
+	sp_member_joined_fn joined;
+	void *arg;
+};
+
+struct sp_member {
+	struct sp_daemon *d;
+	sp_gateway_info gw;
+	sp_anchor anchor;
+	uint8_t gw_x25519[32];
+	char endpoint[80];               /* the gateway endpoint in use */
+	/* control.c */
+	struct sp_stream *cp;
+	int cp_up;
+	sp_timer *cp_retry, *cp_ping;
+	unsigned cp_backoff;
+	uint32_t seq;
+	struct cp_pending pending[CP_PENDING_MAX];
+	size_t npending;
+	sp_cp_member list[SP_CP_MAX_MEMBERS];
+	size_t nlist;
+};
+
+/* control.c */
+int cp_start(sp_member *m, sp_errmsg *e);
+void cp_stop(sp_member *m);
+
+#endif
