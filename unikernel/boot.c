@@ -25,10 +25,12 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "gateway.h"
 #include "sp_blkstore.h"
 #include "sp_cloud.h"
 #include "sp_key.h"
 #include "sp_log.h"
+#include "sp_pair.h"
 
 #define RUN_DIR "/run/signpost"          /* the control socket; in RAM */
 #define MEMORY_STATE "/run/signpost-state"
@@ -262,21 +264,120 @@ first_boot(sp_store *s, const sp_uk *uk)
 	free(keys);
 }
 
-/* The console: "poweroff", typed or sent by the host, stops it cleanly. */
+/*
+ * The console is the router's own screen and keyboard. Lines typed (or
+ * sent by the host) are commands:
+ *   poweroff              stop cleanly
+ *   pair NAME [SECONDS]   a pairing code for a new device, shown here
+ *   help
+ * The code is printed to the console as `signpost pair` prints it to its
+ * terminal: it is a display, not the log (the log line names the code by
+ * its id only). After the first device, members make codes themselves.
+ */
+#define CONSOLE_LINE 256
+#define CONSOLE_TTL 600
+
+static struct {
+	char buf[CONSOLE_LINE];
+	size_t len;
+	int overlong;       /* dropping the rest of a line too long to be a command */
+} con;
+
+static void
+console_joined(void *arg, uint64_t ticket, int rc, const char *name, const uint8_t addr[16])
+{
+	sp_daemon *d = arg;
+	char a[INET6_ADDRSTRLEN];
+
+	(void)ticket;
+	if (rc == SP_OK && addr != NULL) {
+		inet_ntop(AF_INET6, addr, a, sizeof(a));
+		printf("signpostd: %s.%s joined, at %s\n", name, d->cloud.zone, a);
+	} else {
+		printf("signpostd: the code for %s expired unused\n", name);
+	}
+	fflush(stdout);
+}
+
+static void
+console_pair(sp_daemon *d, const char *name, const char *ttl_text)
+{
+	sp_pair_uri u;
+	uint8_t id[SP_PAIR_TOKEN_ID];
+	char text[SP_PAIR_URI_MAX], *end;
+	long ttl = CONSOLE_TTL;
+	int chosen;
+	sp_errmsg e;
+
+	if (ttl_text != NULL && ((ttl = strtol(ttl_text, &end, 10)) <= 0 || *end != '\0')) {
+		printf("signpostd: pair NAME [SECONDS]: '%s' is not a number of seconds\n", ttl_text);
+		return;
+	}
+	if (d->gw == NULL || sp_gw_pair_create(d->gw, name, ttl, "the console", &u, &chosen,
+	    &e) != SP_OK) {
+		printf("signpostd: pair: %s\n", d->gw == NULL ? "this is not a gateway" : e.msg);
+		return;
+	}
+	sp_pair_token_id(u.token, id);
+	if (sp_pair_uri_format(&u, text, sizeof(text)) != SP_OK) {
+		sodium_memzero(&u, sizeof(u));
+		printf("signpostd: pair: the code does not fit in %d bytes\n", SP_PAIR_URI_MAX);
+		return;
+	}
+	sodium_memzero(&u, sizeof(u));
+	printf("signpostd: a pairing code for %s.%s, for one device, within %ld s.\n"
+	    "signpostd: on the device run 'signpost join -' and paste the line below%s\n%s\n",
+	    name, d->cloud.zone, ttl, chosen ? " (it offers this gateway's own addresses: set "
+	    "signpost_public-endpoint=HOST:PORT for devices outside this network)" : "", text);
+	fflush(stdout);
+	sodium_memzero(text, sizeof(text));
+	if (sp_gw_pair_wait(d->gw, id, 0, console_joined, d, &e) != SP_OK)
+		sp_warn("console: %s", e.msg);
+}
+
+static void
+console_line(sp_daemon *d, char *line)
+{
+	char *save = NULL, *cmd = strtok_r(line, " \t\r", &save);
+	char *a1 = strtok_r(NULL, " \t\r", &save), *a2 = strtok_r(NULL, " \t\r", &save);
+
+	if (cmd == NULL)
+		return;
+	if (strcmp(cmd, "poweroff") == 0 && a1 == NULL) {
+		sp_info("console: poweroff requested");
+		sp_loop_stop(d->loop);
+	} else if (strcmp(cmd, "pair") == 0 && a1 != NULL && strtok_r(NULL, " ", &save) == NULL) {
+		console_pair(d, a1, a2);
+	} else {
+		printf("signpostd: commands: poweroff | pair NAME [SECONDS] | help\n");
+		fflush(stdout);
+	}
+}
+
 static void
 on_console(void *arg, int fd, unsigned events)
 {
 	sp_daemon *d = arg;
-	char buf[256];
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	ssize_t n;
+	char *nl;
 
 	(void)events;
+	n = read(fd, con.buf + con.len, sizeof(con.buf) - 1 - con.len);
 	if (n <= 0)
 		return;
-	buf[n] = '\0';
-	if (strstr(buf, "poweroff") != NULL) {
-		sp_info("console: poweroff requested");
-		sp_loop_stop(d->loop);
+	con.len += (size_t)n;
+	while ((nl = memchr(con.buf, '\n', con.len)) != NULL) {
+		size_t used = (size_t)(nl - con.buf) + 1;
+		*nl = '\0';
+		if (!con.overlong)
+			console_line(d, con.buf);
+		con.overlong = 0;
+		memmove(con.buf, con.buf + used, con.len - used);
+		con.len -= used;
+	}
+	if (con.len == sizeof(con.buf) - 1) {   /* no command is this long */
+		con.overlong = 1;
+		con.len = 0;
 	}
 }
 

@@ -38,7 +38,8 @@ listen_all(sp_gateway *g, sp_errmsg *e)
 		    is_loopback(sa) ? ", rate limiting off for loopback clients" : "");
 	}
 	/* The gateway's overlay address serves the zone to its members (the
-	 * DNS a WireGuard-app phone is given, and the members' resolvers). */
+	 * DNS a WireGuard-app phone is given, and the members' resolvers),
+	 * unless a dns-listen already covers it ([::]:53, or itself). */
 	if (g->d->tunnel != NULL) {
 		struct sockaddr_in6 ov;
 		size_t i = g->nlisten;
@@ -48,6 +49,13 @@ listen_all(sp_gateway *g, sp_errmsg *e)
 		ov.sin6_family = AF_INET6;
 		ov.sin6_port = htons(53);
 		sp_tunnel_address(g->d->tunnel, ov.sin6_addr.s6_addr);
+		for (size_t k = 0; k < conf->ndns_listen; k++) {
+			const struct sockaddr_in6 *l = (const struct sockaddr_in6 *)&conf->dns_listen[k];
+			if (l->sin6_family == AF_INET6 && l->sin6_port == ov.sin6_port &&
+			    (IN6_IS_ADDR_UNSPECIFIED(&l->sin6_addr) ||
+			    memcmp(&l->sin6_addr, &ov.sin6_addr, 16) == 0))
+				return SP_OK;
+		}
 		g->udp[i].fd = g->tcp[i].fd = -1;
 		g->nlisten++;
 		if ((rc = gw_udp_listen(g, &g->udp[i], (struct sockaddr *)&ov, sizeof(ov), e)) !=

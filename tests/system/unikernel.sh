@@ -101,6 +101,41 @@ check "...without making a new cloud" sh -c "! grep -q 'first boot' '$LOG'"
 check "...with the same KSK" test "$(ip netns exec "$NS" kdig @$GUEST4 alice.example DNSKEY +short | grep '^257')" = "$KSK1"
 check "...which the old anchor still validates" validated "$GUEST4"
 
+# Pairing the first device from the console: the image has no shell, so
+# its console takes "pair NAME" and shows the code there; a device in the
+# host's namespace joins with it, and its name validates.
+DEV=$T/phone
+DEVIF=spukd$(( $$ % 100000 ))
+printf 'pair phone 120\n' >"$T/console"
+i=0
+until grep -q '^signpost:pair?' "$LOG" || [ $i -ge 300 ]; do sleep 0.1; i=$((i + 1)); done
+grep '^signpost:pair?' "$LOG" | tail -n 1 >"$T/phone.uri"
+check "pair on the console shows a pairing code" test -s "$T/phone.uri"
+check "...and the log names it by its id only" sh -c \
+	"grep -q 'pairing: code [0-9a-f]* made for phone, asked by the console' '$LOG'"
+run_expect "a device joins the image's cloud with it" 0 "Joined alice.example. as phone" \
+	ip netns exec "$NS" "$BIN/signpost" --state "$DEV" join --interface "$DEVIF" - \
+	<"$T/phone.uri"
+i=0
+until grep -q 'phone.alice.example. joined, at' "$LOG" || [ $i -ge 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+check "...and the console says it joined" grep -q 'signpostd: phone.alice.example. joined, at fd' "$LOG"
+phone_validated() {
+	OUT=$(ip netns exec "$NS" delv -a "$T/anchor" @"$GUEST4" +root=alice.example \
+		phone.alice.example AAAA 2>&1)
+	printf '%s' "$OUT" | grep -q '; fully validated'
+}
+check "delv validates the new device's name" phone_validated
+GWOV=$(ip netns exec "$NS" kdig @$GUEST4 gateway.alice.example AAAA +short | head -n 1)
+check "the device pings the gateway's overlay address ($GWOV) through the tunnel" \
+	ip netns exec "$NS" ping -6 -c 2 -W 3 "$GWOV"
+check "the reused code is refused" sh -c \
+	"! ip netns exec '$NS' '$BIN/signpost' --state '$T/phone2' join --no-start - <'$T/phone.uri' 2>/dev/null"
+DEVPID=$(sp --state "$DEV" status --json 2>/dev/null | sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
+[ -n "$DEVPID" ] && kill "$DEVPID" 2>/dev/null
+
 # A power cut: no chance to stop cleanly.
 kill -KILL "$QPID"
 wait "$QPID" 2>/dev/null
