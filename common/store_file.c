@@ -406,6 +406,7 @@ sp_store_open_dir(const char *path, int flags, sp_store **out, sp_errmsg *e)
 	struct stat st;
 	int fd, rc;
 
+	*out = NULL;
 	if (strlen(path) >= sizeof(fs->path))
 		return sp_errf(e, SP_EINVAL, "%s: path too long", path);
 	if ((flags & SP_STORE_CREATE) && mkdir(path, 0700) != 0 && errno != EEXIST)

@@ -8,7 +8,20 @@
 
 enum {
 	F_VERSION = 1, F_SEQ, F_NAME, F_TTL, F_TEXT, F_CODE, F_TOKEN_ID, F_ADDR, F_MEMBER,
+	F_NONCE, F_SIG, F_MORE, F_CHOSEN,
 };
+
+void
+sp_cp_hello_signed(const uint8_t nonce[32], const uint8_t gateway[SP_KEY_PUBLIC_BYTES],
+    const uint8_t member[SP_KEY_PUBLIC_BYTES], uint8_t out[SP_CP_HELLO_SIGNED])
+{
+	size_t l = sizeof(SP_CP_HELLO_LABEL) - 1;
+
+	memcpy(out, SP_CP_HELLO_LABEL, l);
+	memcpy(out + l, nonce, 32);
+	memcpy(out + l + 32, gateway, SP_KEY_PUBLIC_BYTES);
+	memcpy(out + l + 32 + SP_KEY_PUBLIC_BYTES, member, SP_KEY_PUBLIC_BYTES);
+}
 
 static void
 put_field(sp_wire *w, uint8_t type, const void *v, size_t len)
@@ -38,6 +51,15 @@ sp_cp_encode(const sp_cp_msg *m, uint8_t *out, size_t cap, size_t *len)
 	case SP_CP_HELLO:
 		put_u32(&w, F_VERSION, m->version);
 		put_field(&w, F_NAME, m->name, strlen(m->name));
+		put_field(&w, F_SIG, m->sig, sizeof(m->sig));
+		break;
+	case SP_CP_CHALLENGE:
+		put_u32(&w, F_VERSION, m->version);
+		put_field(&w, F_NONCE, m->nonce, sizeof(m->nonce));
+		break;
+	case SP_CP_WAIT:
+		put_u32(&w, F_SEQ, m->seq);
+		put_field(&w, F_TOKEN_ID, m->token_id, sizeof(m->token_id));
 		break;
 	case SP_CP_MEMBERS:
 		for (size_t i = 0; i < m->nmembers; i++) {
@@ -50,6 +72,7 @@ sp_cp_encode(const sp_cp_msg *m, uint8_t *out, size_t cap, size_t *len)
 			memcpy(rec + 49, x->name, nl);
 			put_field(&w, F_MEMBER, rec, 49 + nl);
 		}
+		put_u32(&w, F_MORE, m->more);
 		break;
 	case SP_CP_PAIR:
 		put_u32(&w, F_SEQ, m->seq);
@@ -60,11 +83,13 @@ sp_cp_encode(const sp_cp_msg *m, uint8_t *out, size_t cap, size_t *len)
 		put_u32(&w, F_SEQ, m->seq);
 		put_field(&w, F_TEXT, m->text, strlen(m->text));
 		put_field(&w, F_TOKEN_ID, m->token_id, sizeof(m->token_id));
+		put_u32(&w, F_CHOSEN, m->chosen);
 		break;
 	case SP_CP_PAIR_ERR:
 		put_u32(&w, F_SEQ, m->seq);
 		put_u32(&w, F_CODE, (uint32_t)m->code);
 		put_field(&w, F_TEXT, m->text, strlen(m->text));
+		put_field(&w, F_TOKEN_ID, m->token_id, sizeof(m->token_id));
 		break;
 	case SP_CP_JOINED:
 		put_field(&w, F_TOKEN_ID, m->token_id, sizeof(m->token_id));
@@ -116,7 +141,7 @@ sp_cp_decode(const uint8_t *msg, size_t len, sp_cp_msg *m)
 
 	memset(m, 0, sizeof(*m));
 	m->type = (enum sp_cp_type)sp_wire_u8(&r);
-	if (sp_wire_err(&r) != SP_OK || m->type < SP_CP_HELLO || m->type > SP_CP_PONG)
+	if (sp_wire_err(&r) != SP_OK || m->type < SP_CP_HELLO || m->type > SP_CP_TYPE_MAX)
 		return SP_EPROTO;
 	while (rc == SP_OK && sp_wire_left(&r) > 0) {
 		uint8_t t = sp_wire_u8(&r);
@@ -130,6 +155,8 @@ sp_cp_decode(const uint8_t *msg, size_t len, sp_cp_msg *m)
 		case F_SEQ:
 		case F_TTL:
 		case F_CODE:
+		case F_MORE:
+		case F_CHOSEN:
 			if (l != 4)
 				return SP_EPROTO;
 			if (t == F_VERSION)
@@ -138,8 +165,22 @@ sp_cp_decode(const uint8_t *msg, size_t len, sp_cp_msg *m)
 				m->seq = u32_of(v);
 			else if (t == F_TTL)
 				m->ttl = u32_of(v);
+			else if (t == F_MORE)
+				m->more = u32_of(v);
+			else if (t == F_CHOSEN)
+				m->chosen = u32_of(v);
 			else
 				m->code = (int32_t)u32_of(v);
+			break;
+		case F_NONCE:
+			if (l != sizeof(m->nonce))
+				return SP_EPROTO;
+			memcpy(m->nonce, v, l);
+			break;
+		case F_SIG:
+			if (l != sizeof(m->sig))
+				return SP_EPROTO;
+			memcpy(m->sig, v, l);
 			break;
 		case F_NAME:
 			rc = get_text(v, l, m->name, sizeof(m->name));

@@ -332,7 +332,9 @@ sp_pair_reply_read(sp_pair_state *st, const uint8_t *msg, size_t len,
 	sp_pair_state tmp;
 	int rc;
 
-	if (sp_pair_peek(msg, len, &type, id, e) != SP_OK ||
+	/* Longer than any reply: refused before a byte is decrypted into
+	 * payload (SP_PAIR_MSG_MAX). */
+	if (len > SP_PAIR_MSG_MAX || sp_pair_peek(msg, len, &type, id, e) != SP_OK ||
 	    sodium_memcmp(id, st->token_id, SP_PAIR_TOKEN_ID) != 0)
 		return SP_EPROTO;
 	if (type == SP_PAIR_ERROR)

@@ -259,7 +259,8 @@ sp_qr_png_gray(const uint8_t *pixels, unsigned w, unsigned h, const char *path,
 		return sp_errf(e, errno_code(err), "%s: cannot create a temporary file: %s",
 		    path, strerror(err));
 	}
-	if (fchmod(fd, 0644) != 0 || (fp = fdopen(fd, "wb")) == NULL) {
+	/* A pairing code holds a secret: the image is its owner's only. */
+	if (fchmod(fd, 0600) != 0 || (fp = fdopen(fd, "wb")) == NULL) {
 		err = errno;
 		rc = sp_errf(e, errno_code(err), "%s: %s", path, strerror(err));
 		close(fd);

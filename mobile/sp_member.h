@@ -2,9 +2,10 @@
  * The members' control plane (docs/control-plane.md): the messages a
  * member and its gateway exchange over a TCP connection inside their
  * WireGuard session, on the gateway's overlay address. The session
- * authenticates both ends (cryptokey routing binds the member's overlay
- * address to its key), so the messages carry no authentication of their
- * own.
+ * authenticates the member's host (cryptokey routing binds its overlay
+ * address to its key); the member's daemon proves itself in HELLO, by
+ * signing the gateway's CHALLENGE with its Ed25519 identity key, so no
+ * other process on that host can speak for it.
  *
  * A message on the wire: a 16-bit length, a type, then fields as
  * (type, 16-bit length, value), in any order; an unknown field is skipped,
@@ -23,15 +24,26 @@
 #define SP_CP_VERSION 1
 
 enum sp_cp_type {
-	SP_CP_HELLO = 1,     /* member: who it is (the gateway checks it by address) */
-	SP_CP_MEMBERS,       /* gateway: the member list, whole, on change */
+	SP_CP_HELLO = 1,     /* member: who it is, signing the challenge */
+	SP_CP_MEMBERS,       /* gateway: the member list, whole, in parts, on change */
 	SP_CP_PAIR,          /* member: make a pairing code for a new device */
 	SP_CP_PAIR_OK,       /* gateway: the code (it holds a token) */
-	SP_CP_PAIR_ERR,      /* gateway: why not */
-	SP_CP_JOINED,        /* gateway: a code this member asked for was used */
+	SP_CP_PAIR_ERR,      /* gateway: why not (a PAIR's or a WAIT's) */
+	SP_CP_JOINED,        /* gateway: a code this member waits on was used */
 	SP_CP_PING,          /* either: still there? */
 	SP_CP_PONG,
+	SP_CP_CHALLENGE,     /* gateway, first: a nonce for HELLO to sign */
+	SP_CP_WAIT,          /* member: tell me when this code is used */
 };
+#define SP_CP_TYPE_MAX SP_CP_WAIT
+
+/* What HELLO's signature covers: this label, the challenge's nonce, the
+ * gateway's Ed25519 key and the member's, so a signature answers one
+ * challenge of one gateway only. */
+#define SP_CP_HELLO_LABEL "signpost-control-hello-v1"
+#define SP_CP_HELLO_SIGNED (sizeof(SP_CP_HELLO_LABEL) - 1 + 32 + 32 + 32)
+void sp_cp_hello_signed(const uint8_t nonce[32], const uint8_t gateway[SP_KEY_PUBLIC_BYTES],
+    const uint8_t member[SP_KEY_PUBLIC_BYTES], uint8_t out[SP_CP_HELLO_SIGNED]);
 
 enum sp_cp_kind { SP_CP_KIND_GATEWAY = 0, SP_CP_KIND_SIGNPOST = 1, SP_CP_KIND_WIREGUARD = 2 };
 
@@ -53,9 +65,14 @@ typedef struct sp_cp_msg {
 	uint32_t ttl;                       /* PAIR */
 	char text[1024];                    /* PAIR_OK: the URI; PAIR_ERR: why */
 	int32_t code;                       /* PAIR_ERR: an SP_E* code */
-	uint8_t token_id[8];                /* PAIR_OK, JOINED */
+	uint8_t token_id[8];                /* PAIR_OK, PAIR_ERR, JOINED, WAIT */
 	uint8_t addr[16];                   /* JOINED */
-	sp_cp_member members[SP_CP_MAX_MEMBERS];
+	uint8_t nonce[32];                  /* CHALLENGE */
+	uint8_t sig[SP_KEY_SIG_BYTES];      /* HELLO */
+	uint32_t more;                      /* MEMBERS: 1 if another part follows */
+	uint32_t chosen;                    /* PAIR_OK: the code offers addresses the
+	                                     * gateway chose (no public-endpoint) */
+	sp_cp_member members[SP_CP_MAX_MEMBERS];   /* in one part */
 	size_t nmembers;
 } sp_cp_msg;
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,9 +61,31 @@ sp_ctl_reply_init(sp_ctl_reply *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/*
+ * Replies may hold secrets (a pairing code's token): buffers grow by
+ * copy with the old one wiped, never by realloc, and are wiped when
+ * freed, so no copy stays behind in freed memory.
+ */
+static char *
+grow(char *old, size_t used, size_t oldcap, size_t cap)
+{
+	char *nb = malloc(cap);
+
+	if (nb == NULL)
+		return NULL;
+	if (old != NULL) {
+		memcpy(nb, old, used);
+		sodium_memzero(old, oldcap);
+		free(old);
+	}
+	return nb;
+}
+
 void
 sp_ctl_reply_free(sp_ctl_reply *r)
 {
+	if (r->buf != NULL)
+		sodium_memzero(r->buf, r->cap);
 	free(r->buf);
 	sp_ctl_reply_init(r);
 }
@@ -77,7 +100,8 @@ append(sp_ctl_reply *r, const char *s, size_t n)
 		char *nb;
 		while (cap < r->len + n + 1)
 			cap *= 2;
-		if (cap > SP_CTL_REPLY_MAX || (nb = realloc(r->buf, cap)) == NULL) {
+		if (cap > SP_CTL_REPLY_MAX || (nb = grow(r->buf, r->len + (r->buf != NULL),
+		    r->cap, cap)) == NULL) {
 			r->err = SP_ENOMEM;
 			return;
 		}
@@ -286,7 +310,8 @@ sp_ctl_call(const char *path, const char *request, char **reply, size_t *len,
 		}
 		if (got + 1 >= cap) {
 			char *nb;
-			if (cap >= SP_CTL_REPLY_MAX || (nb = realloc(buf, cap * 2)) == NULL) {
+			if (cap >= SP_CTL_REPLY_MAX || (nb = grow(buf, got, cap, cap * 2)) == NULL) {
+				sodium_memzero(buf, cap);
 				free(buf);
 				close(fd);
 				return sp_errf(e, SP_EPROTO, "%s: reply too large", path);
@@ -298,6 +323,7 @@ sp_ctl_call(const char *path, const char *request, char **reply, size_t *len,
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
+			sodium_memzero(buf, cap);
 			free(buf);
 			close(fd);
 			return sp_errf(e, SP_EIO, "%s: read: %s", path, strerror(errno));

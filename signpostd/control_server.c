@@ -32,6 +32,7 @@ struct sp_ctl_server {
 	sp_watch *watch;
 	char path[108];
 	sp_ctl_handler handler;
+	sp_ctl_gone gone;
 	void *arg;
 	uint64_t next_id;
 	struct conn *conns[MAX_CONNS];
@@ -42,6 +43,11 @@ conn_close(struct conn *c)
 {
 	sp_ctl_server *s = c->srv;
 
+	/* A deferred request whose asker left: its handler lets go of it. */
+	if (c->deferred && s->gone != NULL) {
+		c->deferred = 0;
+		s->gone(s->arg, c->id);
+	}
 	for (size_t i = 0; i < MAX_CONNS; i++)
 		if (s->conns[i] == c)
 			s->conns[i] = NULL;
@@ -71,6 +77,9 @@ conn_timeout(void *arg)
 
 	if (c->deferred) {
 		/* The answer did not come in time: say so, then close. */
+		c->deferred = 0;
+		if (c->srv->gone != NULL)
+			c->srv->gone(c->srv->arg, c->id);
 		sp_ctl_reply_free(&c->reply);
 		sp_ctl_reply_error(&c->reply, SP_ETIMEOUT, "no answer in time");
 		start_reply(c);
@@ -254,4 +263,10 @@ sp_ctl_server_stop(sp_ctl_server *s)
 	close(s->fd);
 	unlink(s->path);
 	free(s);
+}
+
+void
+sp_ctl_server_set_gone(sp_ctl_server *s, sp_ctl_gone gone)
+{
+	s->gone = gone;
 }

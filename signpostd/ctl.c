@@ -35,3 +35,10 @@ sp_daemon_ctl(void *arg, const sp_ctl_request *req, sp_ctl_reply *reply)
 		}
 	sp_ctl_reply_error(reply, SP_EUNSUPP, "unknown request '%s'", req->word[0]);
 }
+
+/* Only pair wait defers; its waits are dropped with their asker. */
+void
+sp_daemon_ctl_gone(void *arg, uint64_t ticket)
+{
+	ctl_pair_gone(arg, ticket);
+}

@@ -8,6 +8,7 @@ void ctl_status(sp_daemon *d, const sp_ctl_request *req, sp_ctl_reply *r);
 void ctl_device(sp_daemon *d, const sp_ctl_request *req, sp_ctl_reply *r);
 void ctl_zone(sp_daemon *d, const sp_ctl_request *req, sp_ctl_reply *r);
 void ctl_pair(sp_daemon *d, const sp_ctl_request *req, sp_ctl_reply *r);
+void ctl_pair_gone(sp_daemon *d, uint64_t ticket);
 void ctl_devices(sp_daemon *d, const sp_ctl_request *req, sp_ctl_reply *r);
 void ctl_revoke(sp_daemon *d, const sp_ctl_request *req, sp_ctl_reply *r);
 void ctl_rename(sp_daemon *d, const sp_ctl_request *req, sp_ctl_reply *r);

@@ -20,13 +20,17 @@
 
 #define WAIT_SLACK_MS 2000
 
+/* A code lives at most a day (the gateway's limit too): so a number of
+ * seconds here fits every unsigned millisecond count made from it. */
+#define TTL_MAX (24 * 3600)
+
 static int
 parse_ttl(const char *s, int64_t *ttl)
 {
 	char *end;
 	long long v = strtoll(s, &end, 10);
 
-	if (*end != '\0' || end == s || v < 1)
+	if (*end != '\0' || end == s || v < 1 || v > TTL_MAX)
 		return SP_EINVAL;
 	*ttl = v;
 	return SP_OK;
@@ -64,6 +68,7 @@ pair_create(sp_daemon *d, const sp_ctl_request *req, sp_ctl_reply *r)
 	sp_pair_token_id(u.token, id);
 	sodium_bin2hex(hex, sizeof(hex), id, sizeof(id));
 	if (rc != SP_OK) {
+		sp_gw_pair_cancel(d->gw, id);   /* a code nobody can be shown */
 		sp_ctl_reply_error(r, rc, "the pairing code does not fit in a URI");
 	} else {
 		sp_ctl_reply_ok(r);
@@ -88,7 +93,7 @@ struct relayed {
 };
 
 static void
-member_paired(void *arg, int rc, const char *text, const uint8_t id[8])
+member_paired(void *arg, int rc, const char *text, const uint8_t id[8], int chosen)
 {
 	struct relayed *x = arg;
 	sp_ctl_reply r;
@@ -107,7 +112,7 @@ member_paired(void *arg, int rc, const char *text, const uint8_t id[8])
 		sp_ctl_reply_field(&r, "id", "%s", hex);
 		sp_ctl_reply_field(&r, "name", "%s.%s", x->name, x->d->cloud.zone);
 		sp_ctl_reply_field(&r, "ttl", "%u", x->ttl);
-		sp_ctl_reply_field(&r, "endpoints-chosen", "0");
+		sp_ctl_reply_field(&r, "endpoints-chosen", "%d", chosen);
 		for (size_t i = 0; i < u.nendpoints; i++)
 			sp_ctl_reply_field(&r, "endpoints[]", "%s", u.endpoint[i]);
 		sodium_memzero(&u, sizeof(u));
@@ -179,10 +184,10 @@ member_pair(sp_daemon *d, const sp_ctl_request *req, sp_ctl_reply *r)
 	if (create)
 		snprintf(x->name, sizeof(x->name), "%s", req->word[2]);
 	x->ticket = sp_ctl_reply_defer(r, create ? 10000 :
-	    (unsigned)((ttl > 0 ? ttl : 24 * 3600) * 1000 + WAIT_SLACK_MS));
-	rc = create ? sp_member_pair(d->member, x->name, x->ttl, member_paired, x, &e) :
-	    sp_member_pair_wait(d->member, id, (uint32_t)(ttl > 0 ? ttl : 24 * 3600) * 1000u,
-	    member_joined, x, &e);
+	    (unsigned)((ttl > 0 ? ttl : TTL_MAX) * 1000 + WAIT_SLACK_MS));
+	rc = create ? sp_member_pair(d->member, x->name, x->ttl, x->ticket, member_paired, x,
+	    &e) : sp_member_pair_wait(d->member, id, (uint32_t)(ttl > 0 ? ttl : TTL_MAX) * 1000u,
+	    x->ticket, member_joined, x, &e);
 	if (rc != SP_OK) {
 		free(x);
 		r->defer_ms = 0;
@@ -451,4 +456,70 @@ ctl_rename(sp_daemon *d, const sp_ctl_request *req, sp_ctl_reply *r)
 	    d->cloud.zone);
 	sp_ctl_reply_ok(r);
 	sp_ctl_reply_field(r, "serial", "%u", sp_zone_serial(sp_gw_zone(d->gw)));
+}
+
+/* A deferred pair request's asker left: its waits go with it. */
+void
+ctl_pair_gone(sp_daemon *d, uint64_t ticket)
+{
+	if (d->gw != NULL)
+		sp_gw_pair_unwait(d->gw, ticket);
+	else if (d->member != NULL)
+		sp_member_forget(d->member, ticket);
+}
+
+/* ---- the same for other front ends (daemon.h) ------------------------------ */
+
+int
+sp_daemon_pair(sp_daemon *d, const char *name, int64_t ttl, const char *by, char *uri,
+    size_t cap, uint8_t id[8], int *chosen, sp_errmsg *e)
+{
+	sp_pair_uri u;
+	int rc;
+
+	if (d->gw == NULL)
+		return sp_errf(e, SP_EUNSUPP, "this device is not the gateway of %s", d->cloud.zone);
+	if ((rc = sp_gw_pair_create(d->gw, name, ttl, by, &u, chosen, e)) != SP_OK)
+		return rc;
+	sp_pair_token_id(u.token, id);
+	rc = sp_pair_uri_format(&u, uri, cap);
+	sodium_memzero(&u, sizeof(u));
+	if (rc != SP_OK) {
+		sp_gw_pair_cancel(d->gw, id);
+		return sp_errf(e, rc, "the pairing code does not fit in %zu bytes", cap);
+	}
+	return SP_OK;
+}
+
+struct front_wait {
+	sp_daemon_joined_fn fn;
+	void *arg;
+};
+
+static void
+front_joined(void *arg, uint64_t ticket, int rc, const char *name, const uint8_t addr[16])
+{
+	struct front_wait *w = arg;
+
+	(void)ticket;
+	w->fn(w->arg, rc, name, addr);
+	free(w);
+}
+
+int
+sp_daemon_pair_wait(sp_daemon *d, const uint8_t id[8], sp_daemon_joined_fn fn, void *arg,
+    sp_errmsg *e)
+{
+	struct front_wait *w;
+	int rc;
+
+	if (d->gw == NULL)
+		return sp_errf(e, SP_EUNSUPP, "this device is not the gateway of %s", d->cloud.zone);
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return sp_errf(e, SP_ENOMEM, "out of memory");
+	w->fn = fn;
+	w->arg = arg;
+	if ((rc = sp_gw_pair_wait(d->gw, id, 0, front_joined, w, e)) != SP_OK)
+		free(w);
+	return rc;
 }

@@ -166,6 +166,7 @@ start(sp_daemon *d, sp_errmsg *e, const char **what)
 	snprintf(sock, sizeof(sock), "%s/%s", d->state_dir, SP_CTL_SOCKET);
 	if ((rc = sp_ctl_server_start(d->loop, sock, sp_daemon_ctl, d, &d->ctl, e)) != SP_OK)
 		return rc;
+	sp_ctl_server_set_gone(d->ctl, sp_daemon_ctl_gone);
 	/* The tunnel before the roles: they add its peers and listen on its
 	 * overlay address. */
 	*what = "tunnel";

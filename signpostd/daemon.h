@@ -58,7 +58,22 @@ int sp_daemon_check(sp_daemon *d, FILE *out);
 /* The device's own identity key (active), or NULL. */
 const sp_key *sp_daemon_device_key(const sp_daemon *d);
 
+/*
+ * Pairing for a front end other than the control socket (the gateway
+ * image's console; ctl_pair.c): a code for a device named name, made as
+ * asked by by, its URI text in uri (it holds the token: wipe it) and its
+ * id; then fn once, when the code is used (rc SP_OK, the name and
+ * address) or expires. Gateway only.
+ */
+typedef void (*sp_daemon_joined_fn)(void *arg, int rc, const char *name,
+    const uint8_t addr[16]);
+int sp_daemon_pair(sp_daemon *d, const char *name, int64_t ttl, const char *by, char *uri,
+    size_t cap, uint8_t id[8], int *chosen, sp_errmsg *e);
+int sp_daemon_pair_wait(sp_daemon *d, const uint8_t id[8], sp_daemon_joined_fn fn, void *arg,
+    sp_errmsg *e);
+
 /* The control requests the daemon answers (ctl.c). */
 void sp_daemon_ctl(void *arg, const sp_ctl_request *req, sp_ctl_reply *reply);
+void sp_daemon_ctl_gone(void *arg, uint64_t ticket);
 
 #endif

@@ -25,7 +25,6 @@
 #include <unistd.h>
 
 #include "daemon.h"
-#include "gateway.h"
 #include "sp_blkstore.h"
 #include "sp_cloud.h"
 #include "sp_key.h"
@@ -284,16 +283,15 @@ static struct {
 } con;
 
 static void
-console_joined(void *arg, uint64_t ticket, int rc, const char *name, const uint8_t addr[16])
+console_joined(void *arg, int rc, const char *name, const uint8_t addr[16])
 {
 	sp_daemon *d = arg;
 	char a[INET6_ADDRSTRLEN];
 
-	(void)ticket;
 	if (rc == SP_OK && addr != NULL) {
 		inet_ntop(AF_INET6, addr, a, sizeof(a));
 		printf("signpostd: %s.%s joined, at %s\n", name, d->cloud.zone, a);
-	} else {
+	} else if (name != NULL) {
 		printf("signpostd: the code for %s expired unused\n", name);
 	}
 	fflush(stdout);
@@ -302,36 +300,28 @@ console_joined(void *arg, uint64_t ticket, int rc, const char *name, const uint8
 static void
 console_pair(sp_daemon *d, const char *name, const char *ttl_text)
 {
-	sp_pair_uri u;
 	uint8_t id[SP_PAIR_TOKEN_ID];
 	char text[SP_PAIR_URI_MAX], *end;
 	long ttl = CONSOLE_TTL;
-	int chosen;
+	int chosen = 0;
 	sp_errmsg e;
 
 	if (ttl_text != NULL && ((ttl = strtol(ttl_text, &end, 10)) <= 0 || *end != '\0')) {
 		printf("signpostd: pair NAME [SECONDS]: '%s' is not a number of seconds\n", ttl_text);
 		return;
 	}
-	if (d->gw == NULL || sp_gw_pair_create(d->gw, name, ttl, "the console", &u, &chosen,
-	    &e) != SP_OK) {
-		printf("signpostd: pair: %s\n", d->gw == NULL ? "this is not a gateway" : e.msg);
+	if (sp_daemon_pair(d, name, ttl, "the console", text, sizeof(text), id, &chosen, &e) !=
+	    SP_OK) {
+		printf("signpostd: pair: %s\n", e.msg);
 		return;
 	}
-	sp_pair_token_id(u.token, id);
-	if (sp_pair_uri_format(&u, text, sizeof(text)) != SP_OK) {
-		sodium_memzero(&u, sizeof(u));
-		printf("signpostd: pair: the code does not fit in %d bytes\n", SP_PAIR_URI_MAX);
-		return;
-	}
-	sodium_memzero(&u, sizeof(u));
 	printf("signpostd: a pairing code for %s.%s, for one device, within %ld s.\n"
 	    "signpostd: on the device run 'signpost join -' and paste the line below%s\n%s\n",
 	    name, d->cloud.zone, ttl, chosen ? " (it offers this gateway's own addresses: set "
 	    "signpost_public-endpoint=HOST:PORT for devices outside this network)" : "", text);
 	fflush(stdout);
 	sodium_memzero(text, sizeof(text));
-	if (sp_gw_pair_wait(d->gw, id, 0, console_joined, d, &e) != SP_OK)
+	if (sp_daemon_pair_wait(d, id, console_joined, d, &e) != SP_OK)
 		sp_warn("console: %s", e.msg);
 }
 

@@ -3,7 +3,10 @@
  * member showed (docs/pairing.md). It makes the device's identity key,
  * runs the pairing exchange with the gateway the code names and pins,
  * checks the zone's keys against the code's DS, writes the state, and
- * starts signpostd. Nothing is written unless the gateway said yes.
+ * starts signpostd. The key is stored before the gateway is asked and
+ * removed again if it says no, so a refused join leaves nothing, and a
+ * join admitted but cut short (a full disk, a kill) can be run again
+ * with the same code and key.
  *
  * The code holds a single-use secret: given as an argument it is wiped
  * from this process's arguments at once, but `signpost join -` (the code
@@ -137,7 +140,9 @@ exchange(const sp_pair_uri *u, sp_pair_state *st, const uint8_t *req, size_t len
 	for (;;) {
 		uint64_t now = sp_clock_mono_ms();
 		struct pollfd p[2] = { { fd4, POLLIN, 0 }, { fd6, POLLIN, 0 } };
-		uint8_t buf[SP_PAIR_MSG_MAX + 64];
+		/* One byte more than a reply may be, so a longer datagram
+		 * shows as one (and is refused), not as a cut one. */
+		uint8_t buf[SP_PAIR_MSG_MAX + 1];
 		enum sp_pair_code code;
 		char reason[256];
 		int r;
@@ -257,17 +262,14 @@ start_daemon(struct cli *c, const char *ifname)
 	    "%d s; see %s", START_MS / 1000, log);
 }
 
-/* The exchange succeeded: the device key, the gateway, the anchor, and
- * last the cloud file, under the state's lock. */
+/* The exchange succeeded: the gateway and the anchor, and last the cloud
+ * file, in the store join holds locked. */
 static int
-write_state(struct cli *c, const sp_key *dev, const sp_pair_uri *u, const sp_pair_settings *s,
-    sp_cloud *cloud)
+write_state(sp_store *store, const sp_pair_uri *u, const sp_pair_settings *s, sp_cloud *cloud)
 {
 	sp_gateway_info gw;
 	sp_anchor anchor;
-	sp_store *store;
-	sp_errmsg e;
-	int rc;
+	sp_errmsg e = { "" };
 
 	memset(&gw, 0, sizeof(gw));
 	memcpy(gw.key, u->gateway_key, sizeof(gw.key));
@@ -287,17 +289,52 @@ write_state(struct cli *c, const sp_key *dev, const sp_pair_uri *u, const sp_pai
 	memset(&anchor, 0, sizeof(anchor));
 	for (size_t i = 0; i < s->ndnskeys && anchor.n < SP_ANCHOR_MAX; i++)
 		memcpy(anchor.dnskey[anchor.n++], s->dnskey[i], SP_DNSKEY_RDATA_BYTES);
-	if (sp_store_open_dir(c->state_dir, SP_STORE_CREATE, &store, &e) != SP_OK ||
-	    sp_store_lock(store, &e) != SP_OK) {
-		sp_store_close(store);
+	if (sp_cloud_join(store, s->zone, s->name, s->prefix, &gw, &anchor, sp_clock_wall(),
+	    cloud, &e) != SP_OK)
+		return cli_error(CLI_FAIL, "the gateway admitted this device, but its state could "
+		    "not be written: %s; fix that and run the same join again (the code answers "
+		    "the same key again)", e.msg);
+	return CLI_OK;
+}
+
+/*
+ * This device's identity key. One left by an earlier join that did not
+ * finish (admitted, but its state not written; or killed) is used again,
+ * so the same code admits it again; else a new one, stored before the
+ * gateway is asked. *fresh says which: a fresh key is removed again if
+ * the gateway does not admit it, so a failed join leaves nothing.
+ */
+static int
+device_key(sp_store *store, sp_key **out, int *fresh)
+{
+	sp_key **keys = NULL;
+	size_t n = 0;
+	sp_errmsg e = { "" };
+
+	*out = NULL;
+	*fresh = 0;
+	if (sp_keystore_load_all(store, NULL, 0, &keys, &n, &e) == SP_OK) {
+		for (size_t i = 0; i < n && *out == NULL; i++)
+			if (sp_key_info_of(keys[i])->role == SP_ROLE_DEVICE && sp_key_has_secret(keys[i])) {
+				*out = keys[i];
+				keys[i] = NULL;
+			}
+		sp_keystore_free_all(keys, n);
+	}
+	if (*out != NULL) {
+		fprintf(stderr, "signpost: using this device's key from an earlier join that did "
+		    "not finish\n");
+		return CLI_OK;
+	}
+	if (sp_key_generate(SP_ROLE_DEVICE, sp_clock_wall(), sp_platform_rng(), out) != SP_OK)
+		return cli_error(CLI_FAIL, "cannot make this device's key");
+	if (sp_keystore_add(store, *out, &e) != SP_OK) {
+		sp_key_free(*out);
+		*out = NULL;
 		return cli_error(CLI_FAIL, "%s", e.msg);
 	}
-	rc = sp_keystore_add(store, dev, &e);
-	if (rc == SP_OK)
-		rc = sp_cloud_join(store, s->zone, s->name, s->prefix, &gw, &anchor,
-		    sp_clock_wall(), cloud, &e);
-	sp_store_close(store);
-	return rc == SP_OK ? CLI_OK : cli_error(CLI_FAIL, "%s", e.msg);
+	*fresh = 1;
+	return CLI_OK;
 }
 
 int
@@ -320,8 +357,9 @@ cli_join(struct cli *c, int argc, char **argv)
 	char fqdn[320], a[INET6_ADDRSTRLEN];
 	sp_cloud cloud;
 	sp_key *dev = NULL;
-	sp_errmsg e;
-	sp_store *store;
+	sp_errmsg e = { "" };
+	sp_store *store = NULL;
+	int fresh = 0, admitted = 0;
 
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (opt == 'q')
@@ -361,22 +399,23 @@ cli_join(struct cli *c, int argc, char **argv)
 	sodium_free(text);
 	if (rc != CLI_OK)
 		goto out;
-	/* Never over an existing cloud; checked before the gateway is asked. */
-	if (sp_store_open_dir(c->state_dir, 0, &store, &e) == SP_OK) {
-		if (sp_cloud_load(store, &cloud, NULL) == SP_OK) {
-			sp_store_close(store);
-			rc = cli_error(CLI_FAIL, "%s already holds the cloud %s (this device is %s); "
-			    "refusing to join another", c->state_dir, cloud.zone, cloud.name);
-			goto out;
-		}
-		sp_store_close(store);
-	}
-	if (sp_key_generate(SP_ROLE_DEVICE, sp_clock_wall(), sp_platform_rng(), &dev) != SP_OK ||
-	    sp_key_x25519(dev, x_priv, x_pub) != SP_OK) {
-		rc = cli_error(CLI_FAIL, "cannot make this device's key");
+	/* The state, locked for the whole join: two joins on one state
+	 * cannot race, and a running signpostd is not under our feet. Never
+	 * over an existing cloud; checked before the gateway is asked. */
+	if (sp_store_open_dir(c->state_dir, SP_STORE_CREATE, &store, &e) != SP_OK ||
+	    sp_store_lock(store, &e) != SP_OK) {
+		rc = cli_error(CLI_FAIL, "%s", e.msg);
 		goto out;
 	}
-	if (sp_pair_request_make(st, u, x_priv, sp_key_info_of(dev)->pub, sp_platform_rng(), req,
+	if (sp_cloud_load(store, &cloud, NULL) == SP_OK) {
+		rc = cli_error(CLI_FAIL, "%s already holds the cloud %s (this device is %s); "
+		    "refusing to join another", c->state_dir, cloud.zone, cloud.name);
+		goto out;
+	}
+	if ((rc = device_key(store, &dev, &fresh)) != CLI_OK)
+		goto out;
+	if (sp_key_x25519(dev, x_priv, x_pub) != SP_OK ||
+	    sp_pair_request_make(st, u, x_priv, sp_key_info_of(dev)->pub, sp_platform_rng(), req,
 	    &len) != SP_OK) {
 		rc = cli_error(CLI_FAIL, "cannot build the pairing request");
 		goto out;
@@ -384,14 +423,30 @@ cli_join(struct cli *c, int argc, char **argv)
 	sodium_memzero(x_priv, sizeof(x_priv));
 	if ((rc = exchange(u, st, req, len, &s)) != CLI_OK)
 		goto out;
-	if (sp_pair_check_anchor(&s, u, &e) != SP_OK || strcmp(s.zone, u->zone) != 0 ||
+	admitted = 1;
+	/* What the gateway said must be what the code promised: its key, the
+	 * zone, DNSKEYs under the code's DS, and its address in the zone's
+	 * prefix (the control plane trusts it). */
+	if (strcmp(s.zone, u->zone) != 0 ||
 	    memcmp(s.gateway_key, u->gateway_key, sizeof(s.gateway_key)) != 0) {
-		rc = cli_error(CLI_FAIL, "%s", e.msg[0] ? e.msg : "the gateway's answer does not "
-		    "match the code");
+		rc = cli_error(CLI_FAIL, "the gateway's answer does not match the code (zone or "
+		    "key)");
 		goto out;
 	}
-	if ((rc = write_state(c, dev, u, &s, &cloud)) != CLI_OK)
+	if (memcmp(s.gateway_addr, s.prefix, sizeof(s.prefix)) != 0) {
+		rc = cli_error(CLI_FAIL, "the gateway's overlay address is outside its zone's "
+		    "prefix");
 		goto out;
+	}
+	if (sp_pair_check_anchor(&s, u, &e) != SP_OK) {
+		rc = cli_error(CLI_FAIL, "%s", e.msg);
+		goto out;
+	}
+	if ((rc = write_state(store, u, &s, &cloud)) != CLI_OK)
+		goto out;
+	/* The daemon takes the lock next. */
+	sp_store_close(store);
+	store = NULL;
 	sp_cloud_fqdn(&cloud, fqdn, sizeof(fqdn));
 	sp_ula_device(cloud.prefix, sp_key_info_of(dev)->pub, addr);
 	inet_ntop(AF_INET6, addr, a, sizeof(a));
@@ -403,6 +458,12 @@ cli_join(struct cli *c, int argc, char **argv)
 		    cloud.zone, fqdn, a);
 	}
 out:
+	/* A key the gateway did not admit goes again: a failed join leaves
+	 * nothing behind. */
+	if (store != NULL && dev != NULL && fresh && !admitted &&
+	    sp_keystore_remove(store, sp_key_info_of(dev), &e) != SP_OK)
+		fprintf(stderr, "signpost: %s\n", e.msg);
+	sp_store_close(store);
 	sp_key_free(dev);
 	sodium_memzero(x_priv, sizeof(x_priv));
 	sodium_free(u);

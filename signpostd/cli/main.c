@@ -179,7 +179,8 @@ numeric(const char *name)
 	static const char *const names[] = { "pid", "uptime", "tag", "algorithm",
 		"zone-serial", "devices", "dns-queries", "dns-dropped", "rrl-dropped",
 		"rrl-slipped", "tunnel-port", "tunnel-dropped", "handshake", "rx", "tx",
-		"gateway-handshake", "pairing-pending", "ttl" };
+		"gateway-handshake", "pairing-pending", "ttl", "members-connected",
+		"control-plane-refused" };
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strcmp(name, names[i]) == 0)
@@ -267,6 +268,8 @@ cli_fields_free(struct cli_fields *f)
 {
 	for (size_t i = 0; i < f->n; i++) {
 		free(f->name[i]);
+		/* A value may be a pairing code. */
+		sodium_memzero(f->value[i], strlen(f->value[i]));
 		free(f->value[i]);
 	}
 	free(f->name);

@@ -34,7 +34,7 @@ static int
 usage(void)
 {
 	fprintf(stderr, "usage: signpost pair --name NAME [--ttl 10m] "
-	    "[--qr terminal|png:FILE|svg:FILE] [--uri] [--no-wait] [--wireguard]\n");
+	    "[--qr terminal|png:FILE|svg:FILE]... [--uri] [--no-wait] [--wireguard]\n");
 	return CLI_USAGE;
 }
 
@@ -45,7 +45,8 @@ parse_ttl(const char *s, long *out)
 	char *end;
 	long v = strtol(s, &end, 10);
 
-	if (end == s || v <= 0)
+	/* A code lives from 10 s to a day: bounded before it is multiplied. */
+	if (end == s || v <= 0 || v > 24 * 3600)
 		return -1;
 	if (*end == 'm')
 		v *= 60, end++;
@@ -53,7 +54,7 @@ parse_ttl(const char *s, long *out)
 		v *= 3600, end++;
 	else if (*end == 's')
 		end++;
-	if (*end != '\0')
+	if (*end != '\0' || v > 24 * 3600)
 		return -1;
 	*out = v;
 	return 0;
@@ -70,7 +71,8 @@ write_file(const char *path, const char *text, size_t len)
 	snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path);
 	if ((fd = mkstemp(tmp)) < 0)
 		return cli_error(CLI_FAIL, "%s: %s", path, strerror(errno));
-	ok = fchmod(fd, 0644) == 0 && write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
+	/* The file holds the code's secret: only its owner reads it. */
+	ok = fchmod(fd, 0600) == 0 && write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
 	ok = close(fd) == 0 && ok;
 	if (!ok || rename(tmp, path) != 0) {
 		int err = errno;
@@ -80,9 +82,20 @@ write_file(const char *path, const char *text, size_t len)
 	return CLI_OK;
 }
 
+/* Is --qr's value one show_qr takes? Checked before the daemon acts. */
+static int
+qr_where_ok(const char *where)
+{
+	return strcmp(where, "terminal") == 0 ||
+	    ((strncmp(where, "png:", 4) == 0 || strncmp(where, "svg:", 4) == 0) &&
+	    where[4] != '\0');
+}
+
+#define QR_MAX 4   /* --qr may be given this often: a screen and files */
+
 /* Show text as a QR code where --qr says. */
 static int
-show_qr(const char *text, const char *where)
+show_qr_one(const char *text, const char *where)
 {
 	sp_qr *q;
 	sp_errmsg e;
@@ -100,6 +113,7 @@ show_qr(const char *text, const char *where)
 		} else {
 			fwrite(out, 1, len, stdout);
 			fflush(stdout);
+			sodium_memzero(out, len);   /* the code, drawn */
 			free(out);
 		}
 	} else if (strncmp(where, "png:", 4) == 0 && where[4] != '\0') {
@@ -110,12 +124,23 @@ show_qr(const char *text, const char *where)
 			rc = cli_error(CLI_FAIL, "out of memory");
 		} else {
 			rc = write_file(where + 4, out, len);
+			sodium_memzero(out, len);
 			free(out);
 		}
 	} else {
 		rc = cli_error(CLI_USAGE, "--qr %s: terminal, png:FILE or svg:FILE", where);
 	}
 	sp_qr_free(q);
+	return rc;
+}
+
+static int
+show_qr(const char *text, const char *const *where, size_t n)
+{
+	int rc = CLI_OK;
+
+	for (size_t i = 0; i < n && rc == CLI_OK; i++)
+		rc = show_qr_one(text, where[i]);
 	return rc;
 }
 
@@ -170,8 +195,8 @@ wait_join(struct cli *c, const char *id, long ttl)
 
 /* A Signpost device: a pairing code. */
 static int
-pair_signpost(struct cli *c, const char *name, long ttl, const char *qr, int show_uri,
-    int wait)
+pair_signpost(struct cli *c, const char *name, long ttl, const char *const *qr, size_t nqr,
+    int show_uri, int wait)
 {
 	struct cli_fields f;
 	char req[256];
@@ -184,7 +209,7 @@ pair_signpost(struct cli *c, const char *name, long ttl, const char *qr, int sho
 	if (rc != SP_OK)
 		return cli_error(CLI_FAIL, "%s", e.msg);
 	say_endpoints(&f);
-	rc = show_qr(cli_field(&f, "uri"), qr);
+	rc = show_qr(cli_field(&f, "uri"), qr, nqr);
 	if (rc == CLI_OK) {
 		if (show_uri)
 			printf("%s\n", cli_field(&f, "uri"));
@@ -210,7 +235,8 @@ pair_signpost(struct cli *c, const char *name, long ttl, const char *qr, int sho
  * the zone as search domain, the zone's /48 through the gateway.
  */
 static int
-pair_wireguard(struct cli *c, const char *name, const char *qr, int show_conf)
+pair_wireguard(struct cli *c, const char *name, const char *const *qr, size_t nqr,
+    int show_conf)
 {
 	uint8_t priv[32], pub[32];
 	char b64pub[64], *b64priv, req[256], *conf;
@@ -251,7 +277,7 @@ pair_wireguard(struct cli *c, const char *name, const char *qr, int show_conf)
 	if (n < 0 || n >= 2048 || ep == NULL) {
 		rc = cli_error(CLI_FAIL, "the gateway gave no endpoint for the configuration");
 	} else {
-		rc = show_qr(conf, qr);
+		rc = show_qr(conf, qr, nqr);
 		if (rc == CLI_OK && show_conf)
 			fputs(conf, stdout);
 		if (rc == CLI_OK)
@@ -277,7 +303,8 @@ cli_pair(struct cli *c, int argc, char **argv)
 		{ "wireguard", no_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *name = NULL, *qr = "terminal";
+	const char *name = NULL, *qr[QR_MAX] = { "terminal" };
+	size_t nqr = 0;
 	int show_uri = 0, wait = 1, wireguard = 0, opt;
 	long ttl = TTL_DEFAULT;
 	sp_errmsg e;
@@ -287,10 +314,14 @@ cli_pair(struct cli *c, int argc, char **argv)
 		case 'n': name = optarg; break;
 		case 't':
 			if (parse_ttl(optarg, &ttl) != 0)
-				return cli_error(CLI_USAGE, "--ttl %s: a duration like 600, 10m or 2h",
-				    optarg);
+				return cli_error(CLI_USAGE, "--ttl %s: a duration up to a day, like "
+				    "600, 10m or 2h", optarg);
 			break;
-		case 'q': qr = optarg; break;
+		case 'q':
+			if (nqr == QR_MAX)
+				return cli_error(CLI_USAGE, "--qr: at most %d of them", QR_MAX);
+			qr[nqr++] = optarg;
+			break;
 		case 'u': show_uri = 1; break;
 		case 'W': wait = 0; break;
 		case 'w': wireguard = 1; break;
@@ -301,7 +332,14 @@ cli_pair(struct cli *c, int argc, char **argv)
 		return usage();
 	if (sp_device_name_check(name, &e) != SP_OK)
 		return cli_error(CLI_USAGE, "--name %s: %s", name, e.msg);
+	/* Before anything is made: a WireGuard phone's key exists only in
+	 * the code, so a code that cannot be shown must not be made. */
+	if (nqr == 0)
+		nqr = 1;   /* the terminal */
+	for (size_t i = 0; i < nqr; i++)
+		if (!qr_where_ok(qr[i]))
+			return cli_error(CLI_USAGE, "--qr %s: terminal, png:FILE or svg:FILE", qr[i]);
 	if (wireguard)
-		return pair_wireguard(c, name, qr, show_uri);
-	return pair_signpost(c, name, ttl, qr, show_uri, wait);
+		return pair_wireguard(c, name, qr, nqr, show_uri);
+	return pair_signpost(c, name, ttl, qr, nqr, show_uri, wait);
 }

@@ -1,9 +1,11 @@
 /*
  * The members' control plane, the member's side (docs/control-plane.md): a
- * TCP connection to the gateway's overlay address, inside the WireGuard
- * session, kept up with pings and made again (1 s, then up to 30 s apart)
- * when it drops. It brings the member list, and carries a member's
- * `signpost pair` to the gateway.
+ * TCP connection to the gateway's overlay address, bound to the tunnel
+ * interface, kept up with pings and made again (1 s, then up to 30 s
+ * apart) when it drops. The gateway's CHALLENGE is answered with HELLO,
+ * signed with this device's identity key; then the member list arrives,
+ * and a member's `signpost pair` and `pair wait` are carried to the
+ * gateway.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -19,39 +21,47 @@
 #include "member_int.h"
 #include "sp_log.h"
 #include "stream.h"
+#include "tunnel.h"
 
 #define CP_TIMEOUT_MS 90000
 #define CP_PING_MS 30000
 #define CP_RETRY_FIRST_MS 1000
 #define CP_RETRY_MAX_MS 30000
 #define CP_OUT_MAX (64 * 1024)
+#define CP_LIST_MAX 65536            /* members, in a list arriving in parts */
 
 static void cp_connect(void *arg);
 
+/* Queue a message; a gateway that does not read ends the connection. */
 static void
 cp_send(sp_member *m, const sp_cp_msg *msg)
 {
 	uint8_t buf[SP_CP_MSG_MAX + 2];
 	size_t len;
+	int rc;
 
-	if (m->cp == NULL || !m->cp_up)
+	if (m->cp == NULL)
 		return;
-	if (sp_cp_encode(msg, buf, sizeof(buf), &len) != SP_OK ||
-	    sp_stream_send(m->cp, buf, len) != SP_OK)
-		sp_warn("member: a message to the gateway could not be queued");
+	if (sp_cp_encode(msg, buf, sizeof(buf), &len) != SP_OK) {
+		sp_err("member: a message to the gateway does not fit");
+		return;
+	}
+	rc = sp_stream_send(m->cp, buf, len);
+	sodium_memzero(buf, len);
+	if (rc != SP_OK)
+		sp_stream_close(m->cp, "the gateway is not reading");
 }
 
-/* Fail every request still waiting for the gateway. */
 static void
-fail_pending(sp_member *m, const char *why)
+end_pending(sp_member *m, size_t i, int rc, const char *why)
 {
-	while (m->npending > 0) {
-		struct cp_pending p = m->pending[--m->npending];
-		if (p.pair != NULL)
-			p.pair(p.arg, SP_EIO, why, NULL);
-		else if (p.joined != NULL)
-			p.joined(p.arg, SP_EIO, why, NULL);
-	}
+	struct cp_pending p = m->pending[i];
+
+	m->pending[i] = m->pending[--m->npending];
+	if (p.pair != NULL)
+		p.pair(p.arg, rc, why, NULL, 0);
+	else
+		p.joined(p.arg, rc, why, NULL);
 }
 
 static void
@@ -59,11 +69,17 @@ cp_down(sp_member *m, const char *why)
 {
 	if (m->cp_up)
 		sp_info("member: the control plane to the gateway is down (%s)", why);
-	sp_stream_free(m->cp);
+	sp_stream_free(m->cp);   /* safe inside the stream's own callbacks */
 	m->cp = NULL;
-	m->cp_up = 0;
+	m->cp_up = m->cp_hello = 0;
+	m->nincoming = 0;
 	sp_timer_disarm(m->cp_ping);
-	fail_pending(m, "the connection to the gateway dropped");
+	/* Requests die with the connection; waits are asked again after it. */
+	for (size_t i = 0; i < m->npending;)
+		if (m->pending[i].pair != NULL)
+			end_pending(m, i, SP_EIO, "the connection to the gateway dropped");
+		else
+			i++;
 	sp_timer_arm(m->cp_retry, m->cp_backoff);
 	m->cp_backoff = m->cp_backoff * 2 > CP_RETRY_MAX_MS ? CP_RETRY_MAX_MS : m->cp_backoff * 2;
 }
@@ -74,25 +90,19 @@ on_end(void *arg, const char *why)
 	cp_down(arg, why);
 }
 
-/* Requests nobody answered in time: their askers were told already (the
- * control socket's own deadline); only the slot is freed here. */
+/* What nobody answered in time ends here: pair requests after the
+ * control socket's own deadline, waits when their code has expired. */
 static void
 sweep(sp_member *m)
 {
 	uint64_t now = sp_clock_mono_ms();
 
-	for (size_t i = 0; i < m->npending;) {
-		struct cp_pending p = m->pending[i];
-		if (p.expires > now) {
-			i++;
-			continue;
-		}
-		m->pending[i] = m->pending[--m->npending];
-		if (p.pair != NULL)
-			p.pair(p.arg, SP_ETIMEOUT, "the gateway did not answer in time", NULL);
+	for (size_t i = 0; i < m->npending;)
+		if (m->pending[i].expires <= now)
+			end_pending(m, i, SP_ETIMEOUT, m->pending[i].pair != NULL ?
+			    "the gateway did not answer in time" : "the code expired unused");
 		else
-			p.joined(p.arg, SP_ETIMEOUT, "the code expired unused", NULL);
-	}
+			i++;
 }
 
 static void
@@ -109,20 +119,87 @@ on_ping(void *arg)
 }
 
 static void
+send_wait(sp_member *m, const struct cp_pending *p)
+{
+	sp_cp_msg msg;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.type = SP_CP_WAIT;
+	msg.seq = p->seq;
+	memcpy(msg.token_id, p->id, sizeof(msg.token_id));
+	cp_send(m, &msg);
+}
+
+/* The connection is made: the gateway speaks first (CHALLENGE). */
+static void
 on_up(void *arg)
 {
 	sp_member *m = arg;
+
+	sp_timer_arm(m->cp_ping, CP_PING_MS);
+}
+
+static void
+on_challenge(sp_member *m, const sp_cp_msg *in)
+{
+	const sp_key *self = sp_daemon_device_key(m->d);
+	uint8_t signed_part[SP_CP_HELLO_SIGNED];
 	sp_cp_msg msg;
 
-	m->cp_up = 1;
-	m->cp_backoff = CP_RETRY_FIRST_MS;
-	sp_info("member: the control plane to the gateway is up");
+	if (m->cp_hello || self == NULL)
+		return;
 	memset(&msg, 0, sizeof(msg));
 	msg.type = SP_CP_HELLO;
 	msg.version = SP_CP_VERSION;
 	snprintf(msg.name, sizeof(msg.name), "%s", m->d->cloud.name);
+	sp_cp_hello_signed(in->nonce, m->gw.key, sp_key_info_of(self)->pub, signed_part);
+	if (sp_key_sign(self, signed_part, sizeof(signed_part), msg.sig) != SP_OK) {
+		sp_err("member: cannot sign the control plane's challenge");
+		return;
+	}
+	m->cp_hello = 1;
 	cp_send(m, &msg);
-	sp_timer_arm(m->cp_ping, CP_PING_MS);
+}
+
+/* A part of the member list; the last one replaces the list. */
+static void
+on_members(sp_member *m, const sp_cp_msg *in)
+{
+	sp_cp_member *nl;
+
+	if (m->nincoming + in->nmembers > CP_LIST_MAX) {
+		sp_warn("member: the gateway's member list is over %d entries; keeping the old one",
+		    CP_LIST_MAX);
+		m->nincoming = 0;
+		return;
+	}
+	if (in->nmembers > 0) {
+		nl = realloc(m->incoming, (m->nincoming + in->nmembers) * sizeof(*nl));
+		if (nl == NULL) {
+			m->nincoming = 0;
+			return;
+		}
+		m->incoming = nl;
+		memcpy(m->incoming + m->nincoming, in->members, in->nmembers * sizeof(*nl));
+		m->nincoming += in->nmembers;
+	}
+	if (in->more)
+		return;
+	nl = m->list;
+	m->list = m->incoming;
+	m->nlist = m->nincoming;
+	m->incoming = nl;
+	m->nincoming = 0;
+	if (!m->cp_up) {
+		/* Verified, and current: now it is up, and only now does the
+		 * backoff start again from its shortest. */
+		m->cp_up = 1;
+		m->cp_backoff = CP_RETRY_FIRST_MS;
+		sp_info("member: the control plane to the gateway is up");
+		for (size_t i = 0; i < m->npending; i++)
+			if (m->pending[i].joined != NULL)
+				send_wait(m, &m->pending[i]);
+	}
 }
 
 static void
@@ -135,25 +212,32 @@ on_msg(void *arg, const uint8_t *buf, size_t len)
 		return;
 	if (sp_cp_decode(buf, len, in) != SP_OK) {
 		free(in);
-		sp_warn("member: a malformed message from the gateway");
+		sp_stream_close(m->cp, "a malformed message from the gateway");
 		return;
 	}
 	switch (in->type) {
+	case SP_CP_CHALLENGE:
+		on_challenge(m, in);
+		break;
 	case SP_CP_MEMBERS:
-		memcpy(m->list, in->members, in->nmembers * sizeof(in->members[0]));
-		m->nlist = in->nmembers;
+		on_members(m, in);
 		break;
 	case SP_CP_PAIR_OK:
 	case SP_CP_PAIR_ERR:
 		for (size_t i = 0; i < m->npending; i++) {
 			struct cp_pending p = m->pending[i];
-			if (p.pair == NULL || p.seq != in->seq)
+			/* A request's answer by its seq; a wait's refusal by its code. */
+			int mine = p.pair != NULL ? p.seq == in->seq :
+			    in->type == SP_CP_PAIR_ERR && memcmp(p.id, in->token_id, sizeof(p.id)) == 0;
+			if (!mine)
 				continue;
 			m->pending[i] = m->pending[--m->npending];
-			if (in->type == SP_CP_PAIR_OK)
-				p.pair(p.arg, SP_OK, in->text, in->token_id);
+			if (p.pair != NULL && in->type == SP_CP_PAIR_OK)
+				p.pair(p.arg, SP_OK, in->text, in->token_id, in->chosen != 0);
+			else if (p.pair != NULL)
+				p.pair(p.arg, in->code < 0 ? in->code : SP_EIO, in->text, NULL, 0);
 			else
-				p.pair(p.arg, in->code < 0 ? in->code : SP_EIO, in->text, NULL);
+				p.joined(p.arg, in->code < 0 ? in->code : SP_EIO, in->text, NULL);
 			break;
 		}
 		break;
@@ -169,7 +253,7 @@ on_msg(void *arg, const uint8_t *buf, size_t len)
 		}
 		break;
 	default:
-		break;
+		break;   /* PONG, or a newer gateway's message */
 	}
 	sodium_memzero(in->text, sizeof(in->text));
 	free(in);
@@ -180,6 +264,7 @@ cp_connect(void *arg)
 {
 	sp_member *m = arg;
 	struct sockaddr_in6 a;
+	const char *ifname;
 	int fd;
 
 	if (m->cp != NULL)
@@ -189,6 +274,14 @@ cp_connect(void *arg)
 	a.sin6_port = htons(m->gw.control_port);
 	memcpy(a.sin6_addr.s6_addr, m->gw.addr, 16);
 	fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	/* Into the tunnel only, whatever the routing table says. */
+	ifname = m->d->tunnel != NULL ? sp_tunnel_ifname(m->d->tunnel) : NULL;
+	if (fd >= 0 && ifname != NULL && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname,
+	    (socklen_t)strlen(ifname)) != 0) {
+		sp_warn("member: the control plane: binding to %s: %s", ifname, strerror(errno));
+		close(fd);
+		fd = -1;
+	}
 	if (fd < 0 || (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 &&
 	    errno != EINPROGRESS) || sp_stream_new(m->d->loop, fd, 1, SP_CP_MSG_MAX, CP_OUT_MAX,
 	    CP_TIMEOUT_MS, on_msg, on_up, on_end, m, &m->cp) != SP_OK) {
@@ -196,6 +289,8 @@ cp_connect(void *arg)
 			close(fd);
 		m->cp = NULL;
 		sp_timer_arm(m->cp_retry, m->cp_backoff);
+		m->cp_backoff = m->cp_backoff * 2 > CP_RETRY_MAX_MS ? CP_RETRY_MAX_MS :
+		    m->cp_backoff * 2;
 		return;
 	}
 }
@@ -217,59 +312,79 @@ cp_start(sp_member *m, sp_errmsg *e)
 void
 cp_stop(sp_member *m)
 {
-	fail_pending(m, "signpostd is stopping");
+	while (m->npending > 0)
+		end_pending(m, m->npending - 1, SP_EIO, "signpostd is stopping");
 	sp_stream_free(m->cp);
 	m->cp = NULL;
 	sp_timer_free(m->cp_retry);
 	sp_timer_free(m->cp_ping);
+	free(m->list);
+	free(m->incoming);
+	m->list = m->incoming = NULL;
+	m->nlist = m->nincoming = 0;
+}
+
+static struct cp_pending *
+pending_new(sp_member *m, uint64_t tag, void *arg, uint64_t expires_ms, sp_errmsg *e)
+{
+	struct cp_pending *p;
+
+	if (m->npending == CP_PENDING_MAX) {
+		sp_errf(e, SP_EBUSY, "too many requests waiting for the gateway");
+		return NULL;
+	}
+	p = &m->pending[m->npending++];
+	memset(p, 0, sizeof(*p));
+	p->seq = ++m->seq;
+	p->tag = tag;
+	p->arg = arg;
+	p->expires = sp_clock_mono_ms() + expires_ms;
+	return p;
 }
 
 int
-sp_member_pair(sp_member *m, const char *name, uint32_t ttl, sp_member_pair_fn fn, void *arg,
-    sp_errmsg *e)
+sp_member_pair(sp_member *m, const char *name, uint32_t ttl, uint64_t tag,
+    sp_member_pair_fn fn, void *arg, sp_errmsg *e)
 {
+	struct cp_pending *p;
 	sp_cp_msg msg;
 
 	if (!m->cp_up)
 		return sp_errf(e, SP_EIO, "not connected to the gateway now; try again shortly");
-	if (m->npending == CP_PENDING_MAX)
-		return sp_errf(e, SP_EBUSY, "too many requests waiting for the gateway");
+	if ((p = pending_new(m, tag, arg, CP_TIMEOUT_MS, e)) == NULL)
+		return SP_EBUSY;
+	p->pair = fn;
 	memset(&msg, 0, sizeof(msg));
 	msg.type = SP_CP_PAIR;
-	msg.seq = ++m->seq;
+	msg.seq = p->seq;
 	msg.ttl = ttl;
 	snprintf(msg.name, sizeof(msg.name), "%s", name);
-	memset(&m->pending[m->npending], 0, sizeof(m->pending[0]));
-	m->pending[m->npending].seq = msg.seq;
-	m->pending[m->npending].pair = fn;
-	m->pending[m->npending].expires = sp_clock_mono_ms() + CP_TIMEOUT_MS;
-	m->pending[m->npending].arg = arg;
-	m->npending++;
 	cp_send(m, &msg);
 	return SP_OK;
 }
 
 int
-sp_member_pair_wait(sp_member *m, const uint8_t id[8], uint32_t timeout_ms,
+sp_member_pair_wait(sp_member *m, const uint8_t id[8], uint32_t timeout_ms, uint64_t tag,
     sp_member_joined_fn fn, void *arg, sp_errmsg *e)
 {
-	if (m->npending == CP_PENDING_MAX)
-		return sp_errf(e, SP_EBUSY, "too many requests waiting for the gateway");
-	memset(&m->pending[m->npending], 0, sizeof(m->pending[0]));
-	memcpy(m->pending[m->npending].id, id, 8);
-	m->pending[m->npending].joined = fn;
-	m->pending[m->npending].expires = sp_clock_mono_ms() + timeout_ms;
-	m->pending[m->npending].arg = arg;
-	m->npending++;
+	struct cp_pending *p;
+
+	if ((p = pending_new(m, tag, arg, timeout_ms, e)) == NULL)
+		return SP_EBUSY;
+	p->joined = fn;
+	memcpy(p->id, id, sizeof(p->id));
+	/* Asked now, or when the control plane is (back) up. */
+	if (m->cp_up)
+		send_wait(m, p);
 	return SP_OK;
 }
 
 void
-sp_member_forget(sp_member *m, void *arg)
+sp_member_forget(sp_member *m, uint64_t tag)
 {
 	for (size_t i = 0; i < m->npending;)
-		if (m->pending[i].arg == arg)
-			m->pending[i] = m->pending[--m->npending];
+		if (m->pending[i].tag == tag)
+			end_pending(m, i, SP_EIO, "the asker left");
 		else
 			i++;
 }

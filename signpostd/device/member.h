@@ -22,18 +22,23 @@ void sp_member_status(const sp_member *m, sp_ctl_reply *r);
 /*
  * A member's `signpost pair`, asked of the gateway over the control plane
  * (device/control.c). fn runs once on the loop: rc SP_OK with the code's
- * URI (it holds a token) and id, or an error and the gateway's reason.
- * Then a wait for that code's use: fn with the joined name and address.
- * sp_member_forget drops every request made with arg (its asker left).
+ * URI (it holds a token), its id, and whether it offers addresses the
+ * gateway chose; or an error and the gateway's reason. Then a wait for
+ * that code's use: fn with the joined name and address, or an error
+ * (expired, unknown). A wait outlives a dropped connection: it is asked
+ * again when the control plane is back. tag names the request for
+ * sp_member_forget, which ends every request with that tag (its asker
+ * left): their fn runs with SP_EIO.
  */
-typedef void (*sp_member_pair_fn)(void *arg, int rc, const char *text, const uint8_t id[8]);
+typedef void (*sp_member_pair_fn)(void *arg, int rc, const char *text, const uint8_t id[8],
+    int chosen);
 typedef void (*sp_member_joined_fn)(void *arg, int rc, const char *name,
     const uint8_t addr[16]);
-int sp_member_pair(sp_member *m, const char *name, uint32_t ttl, sp_member_pair_fn fn,
-    void *arg, sp_errmsg *e);
-int sp_member_pair_wait(sp_member *m, const uint8_t id[8], uint32_t timeout_ms,
+int sp_member_pair(sp_member *m, const char *name, uint32_t ttl, uint64_t tag,
+    sp_member_pair_fn fn, void *arg, sp_errmsg *e);
+int sp_member_pair_wait(sp_member *m, const uint8_t id[8], uint32_t timeout_ms, uint64_t tag,
     sp_member_joined_fn fn, void *arg, sp_errmsg *e);
-void sp_member_forget(sp_member *m, void *arg);
+void sp_member_forget(sp_member *m, uint64_t tag);
 
 /* The member list as the gateway last told it. */
 struct sp_cp_member;

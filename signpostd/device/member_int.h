@@ -13,9 +13,10 @@ struct sp_stream;
 
 /* A control request (or a `pair wait`) waiting for the gateway. */
 struct cp_pending {
-	uint32_t seq;                    /* a pair request */
+	uint32_t seq;                    /* its message's */
 	uint8_t id[8];                   /* a wait: the code's id */
 	uint64_t expires;                /* monotonic ms: then it is dropped */
+	uint64_t tag;                    /* the asker's, for sp_member_forget */
 	sp_member_pair_fn pair;
 	sp_member_joined_fn joined;
 	void *arg;
@@ -29,14 +30,15 @@ struct sp_member {
 	char endpoint[80];               /* the gateway endpoint in use */
 	/* control.c */
 	struct sp_stream *cp;
-	int cp_up;
+	int cp_up;                       /* HELLO verified and the list received */
+	int cp_hello;                    /* HELLO sent */
 	sp_timer *cp_retry, *cp_ping;
 	unsigned cp_backoff;
 	uint32_t seq;
 	struct cp_pending pending[CP_PENDING_MAX];
 	size_t npending;
-	sp_cp_member list[SP_CP_MAX_MEMBERS];
-	size_t nlist;
+	sp_cp_member *list, *incoming;   /* the list, and one arriving in parts */
+	size_t nlist, nincoming;
 };
 
 /* control.c */

@@ -59,6 +59,15 @@ int sp_gw_pair_create(sp_gateway *g, const char *name, int64_t ttl, const char *
     struct sp_pair_uri *u, int *endpoints_chosen, sp_errmsg *e);
 int sp_gw_pair_wait(sp_gateway *g, const uint8_t id[8], uint64_t ticket, sp_gw_pair_done done,
     void *arg, sp_errmsg *e);
+/* Drop the waits made with this ticket (their asker left); done runs
+ * for each with SP_EIO. Ticket 0 is nobody's. */
+void sp_gw_pair_unwait(sp_gateway *g, uint64_t ticket);
+/* Forget an unused code at once (one that could not be shown). */
+void sp_gw_pair_cancel(sp_gateway *g, const uint8_t id[8]);
+/* Where the code with this id stands: SP_OK waiting, SP_EEXIST used (name
+ * and addr: the device it admitted), SP_ETIMEOUT expired unused,
+ * SP_ENOENT unknown. */
+int sp_gw_pair_status(sp_gateway *g, const uint8_t id[8], char name[64], uint8_t addr[16]);
 /* 1 if an unused, unexpired code names this device. */
 int sp_gw_pair_waiting(sp_gateway *g, const char *name);
 /* When the code with this id expires (Unix s); 0 if unknown. */

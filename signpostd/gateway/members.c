@@ -1,16 +1,23 @@
 /*
  * The members' control plane, the gateway's side (docs/control-plane.md):
- * TCP on the gateway's overlay address. A connection is a member's when
- * its source address is that member's overlay address: only the member's
- * WireGuard session can bring packets from it (cryptokey routing), so the
- * address is the authentication. Anything else is closed and counted.
+ * TCP on the gateway's overlay address, bound to the tunnel interface.
+ *
+ * Who is speaking is settled twice. The source address must be a
+ * member's overlay address: only that member's WireGuard session can
+ * bring packets from it (cryptokey routing). That proves the host, not
+ * the program, so the gateway then sends a CHALLENGE and the member's
+ * daemon answers HELLO with the challenge signed by its Ed25519 identity
+ * key. Until then a connection may say nothing else; another process on
+ * the member's host cannot pass, and cannot displace the daemon's own
+ * connection.
  *
  * Members get the member list at hello and on every change; they may ask
- * for a pairing code, and hear when it is used.
+ * for a pairing code, and wait for its use.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -25,76 +32,176 @@
 #include "stream.h"
 #include "tunnel.h"
 
-#define CP_MAX_CONNS 256
 #define CP_TIMEOUT_MS 90000        /* members ping every 30 s */
-#define CP_OUT_MAX (256 * 1024)
+#define CP_HELLO_MS 10000          /* from accept to a verified HELLO */
+#define CP_OUT_MAX (1024 * 1024)   /* the list of a large cloud, twice */
+#define CP_UNVERIFIED_MAX 32       /* connections still to say HELLO */
+#define CP_ASKED_MAX 64            /* codes members wait on */
 
 struct cp_conn {
 	sp_gateway *g;
 	sp_stream *s;
-	char name[64];               /* the member it is */
-	int hello;
+	char name[64];               /* the member whose address it came from */
+	uint8_t key[SP_KEY_PUBLIC_BYTES];
+	uint8_t nonce[32];           /* the challenge */
+	uint64_t accepted_ms;
+	int hello;                   /* verified */
+};
+
+/* A member's wait for a code's use. */
+struct asked {
+	sp_gateway *g;
+	char by[64];
+	uint8_t id[SP_PAIR_TOKEN_ID];
+	uint32_t seq;
+};
+
+/* Overlay address -> member, sorted, made again on every change. */
+struct addr_entry {
+	uint8_t addr[16];
+	size_t dev;
 };
 
 struct sp_gw_members {
 	sp_gateway *g;
 	int fd;
 	sp_watch *watch;
-	struct cp_conn *conns[CP_MAX_CONNS];
-	uint64_t refused, messages;
+	struct cp_conn **conns;
+	size_t nconns, capconns;
+	struct asked *asked[CP_ASKED_MAX];
+	size_t nasked;
+	struct addr_entry *addrs;
+	size_t naddrs;
+	uint64_t refused, messages, log_second;
+	unsigned log_suppressed;
 };
+
+/* A warning, at most one a second (refusals can be made to come fast). */
+static void
+warn_limited(sp_gw_members *m, const char *what, const char *who)
+{
+	uint64_t sec = sp_clock_mono_ms() / 1000;
+
+	if (sec == m->log_second) {
+		m->log_suppressed++;
+		return;
+	}
+	if (m->log_suppressed > 0)
+		sp_warn("control plane: %u more refusals in the second before", m->log_suppressed);
+	m->log_second = sec;
+	m->log_suppressed = 0;
+	sp_warn("control plane: %s %s", what, who);
+}
 
 static void
 conn_free(struct cp_conn *c)
 {
 	sp_gw_members *m = c->g->members;
 
-	for (size_t i = 0; i < CP_MAX_CONNS; i++)
-		if (m->conns[i] == c)
-			m->conns[i] = NULL;
-	sp_stream_free(c->s);
+	for (size_t i = 0; i < m->nconns; i++)
+		if (m->conns[i] == c) {
+			m->conns[i] = m->conns[--m->nconns];
+			break;
+		}
+	sp_stream_free(c->s);   /* safe inside the stream's own callbacks */
+	sodium_memzero(c, sizeof(*c));
 	free(c);
 }
 
-static void
+/* 0 if the member is not reading and its connection was closed. */
+static int
 send_msg(struct cp_conn *c, const sp_cp_msg *msg)
 {
 	uint8_t buf[SP_CP_MSG_MAX + 2];
 	size_t len;
+	int rc;
 
 	if (sp_cp_encode(msg, buf, sizeof(buf), &len) != SP_OK) {
 		sp_err("control plane: a message to %s does not fit", c->name);
-		return;
+		return 1;
 	}
-	if (sp_stream_send(c->s, buf, len) != SP_OK) {
+	rc = sp_stream_send(c->s, buf, len);
+	sodium_memzero(buf, len);
+	if (rc != SP_OK) {
 		sp_warn("control plane: %s is not reading; closing its connection", c->name);
 		conn_free(c);
+		return 0;
 	}
-	sodium_memzero(buf, len);
+	return 1;
 }
 
-/* The member list, as members see it. */
+/* The member list, as members see it, in parts of SP_CP_MAX_MEMBERS. */
 static void
-members_msg(sp_gateway *g, sp_cp_msg *m)
+send_members(struct cp_conn *c, sp_cp_msg *msg)
 {
+	sp_gateway *g = c->g;
 	sp_daemon *d = g->d;
 	const sp_key_info *self = sp_key_info_of(sp_daemon_device_key(d));
+	size_t i = 0;
 
-	memset(m, 0, sizeof(*m));
-	m->type = SP_CP_MEMBERS;
-	snprintf(m->members[0].name, sizeof(m->members[0].name), "%s", d->cloud.name);
-	m->members[0].kind = SP_CP_KIND_GATEWAY;
-	memcpy(m->members[0].key, self->pub, 32);
-	sp_ula_device(d->cloud.prefix, self->pub, m->members[0].addr);
-	m->nmembers = 1;
-	for (size_t i = 0; i < g->ndevs && m->nmembers < SP_CP_MAX_MEMBERS; i++) {
-		sp_cp_member *x = &m->members[m->nmembers++];
-		snprintf(x->name, sizeof(x->name), "%s", g->devs[i].name);
-		x->kind = g->devs[i].kind == SP_DEVICE_WIREGUARD ? SP_CP_KIND_WIREGUARD :
-		    SP_CP_KIND_SIGNPOST;
-		memcpy(x->key, g->devs[i].pub, 32);
-		sp_ula_device(d->cloud.prefix, g->devs[i].pub, x->addr);
+	do {
+		memset(msg, 0, sizeof(*msg));
+		msg->type = SP_CP_MEMBERS;
+		if (i == 0) {
+			sp_cp_member *x = &msg->members[msg->nmembers++];
+			snprintf(x->name, sizeof(x->name), "%s", d->cloud.name);
+			x->kind = SP_CP_KIND_GATEWAY;
+			memcpy(x->key, self->pub, 32);
+			sp_ula_device(d->cloud.prefix, self->pub, x->addr);
+		}
+		for (; i < g->ndevs && msg->nmembers < SP_CP_MAX_MEMBERS; i++) {
+			sp_cp_member *x = &msg->members[msg->nmembers++];
+			snprintf(x->name, sizeof(x->name), "%s", g->devs[i].name);
+			x->kind = g->devs[i].kind == SP_DEVICE_WIREGUARD ? SP_CP_KIND_WIREGUARD :
+			    SP_CP_KIND_SIGNPOST;
+			memcpy(x->key, g->devs[i].pub, 32);
+			sp_ula_device(d->cloud.prefix, g->devs[i].pub, x->addr);
+		}
+		msg->more = i < g->ndevs;
+		if (!send_msg(c, msg))
+			return;
+	} while (i < g->ndevs);
+}
+
+static int
+cmp_addr(const void *a, const void *b)
+{
+	return memcmp(((const struct addr_entry *)a)->addr, ((const struct addr_entry *)b)->addr,
+	    16);
+}
+
+static void
+index_addresses(sp_gateway *g)
+{
+	sp_gw_members *m = g->members;
+	struct addr_entry *a = g->ndevs ? calloc(g->ndevs, sizeof(*a)) : NULL;
+
+	free(m->addrs);
+	m->addrs = a;
+	m->naddrs = 0;
+	if (a == NULL)
+		return;   /* out of memory: nobody is recognised until the next change */
+	for (size_t i = 0; i < g->ndevs; i++) {
+		sp_ula_device(g->d->cloud.prefix, g->devs[i].pub, a[i].addr);
+		a[i].dev = i;
 	}
+	m->naddrs = g->ndevs;
+	qsort(a, m->naddrs, sizeof(*a), cmp_addr);
+}
+
+/* The member whose overlay address this is, or NULL. */
+static const sp_device *
+member_at(sp_gateway *g, const struct sockaddr_storage *ss)
+{
+	const sp_gw_members *m = g->members;
+	struct addr_entry key;
+	const struct addr_entry *hit;
+
+	if (ss->ss_family != AF_INET6)
+		return NULL;
+	memcpy(key.addr, ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr, 16);
+	hit = m->naddrs ? bsearch(&key, m->addrs, m->naddrs, sizeof(*m->addrs), cmp_addr) : NULL;
+	return hit != NULL ? &g->devs[hit->dev] : NULL;
 }
 
 void
@@ -103,122 +210,254 @@ gw_members_changed(sp_gateway *g)
 	sp_gw_members *m = g->members;
 	sp_cp_msg *msg;
 
-	if (m == NULL || (msg = malloc(sizeof(*msg))) == NULL)
+	if (m == NULL)
 		return;
-	members_msg(g, msg);
-	for (size_t i = 0; i < CP_MAX_CONNS; i++) {
+	index_addresses(g);
+	if ((msg = malloc(sizeof(*msg))) == NULL)
+		return;
+	for (size_t i = 0; i < m->nconns;) {
 		struct cp_conn *c = m->conns[i];
-		/* A member that is no longer one (revoked, renamed) is closed. */
-		if (c != NULL && c->hello && gw_device_by_name(g, c->name) == NULL) {
+		const sp_device *dev = gw_device_by_name(g, c->name);
+		/* A member that is no longer one (revoked, removed, renamed,
+		 * a new key) is closed: it will come back as what it is now. */
+		if (dev == NULL || memcmp(dev->pub, c->key, SP_KEY_PUBLIC_BYTES) != 0) {
 			conn_free(c);
 			continue;
 		}
-		if (c != NULL && c->hello)
-			send_msg(c, msg);
+		i++;
+	}
+	/* Sending may close a connection (a member not reading): walk a copy. */
+	{
+		size_t n = m->nconns;
+		struct cp_conn **copy = n ? malloc(n * sizeof(*copy)) : NULL;
+		if (n == 0 || copy != NULL) {
+			if (n)
+				memcpy(copy, m->conns, n * sizeof(*copy));
+			for (size_t i = 0; i < n; i++) {
+				int alive = 0;
+				for (size_t k = 0; k < m->nconns; k++)
+					alive |= m->conns[k] == copy[i];
+				if (alive && copy[i]->hello)
+					send_members(copy[i], msg);
+			}
+			free(copy);
+		}
 	}
 	free(msg);
 }
 
-/* A code a member asked for, waited on for it. */
-struct asked {
-	sp_gateway *g;
-	char by[64];
-	uint8_t id[SP_PAIR_TOKEN_ID];
-};
+static struct cp_conn *
+conn_of(sp_gw_members *m, const char *name)
+{
+	for (size_t i = 0; i < m->nconns; i++)
+		if (m->conns[i]->hello && strcmp(m->conns[i]->name, name) == 0)
+			return m->conns[i];
+	return NULL;
+}
 
-/* The code was used (or expired, or the daemon stops): tell its asker. */
+static void
+asked_drop(sp_gw_members *m, struct asked *a)
+{
+	for (size_t i = 0; m != NULL && i < m->nasked; i++)
+		if (m->asked[i] == a) {
+			m->asked[i] = m->asked[--m->nasked];
+			break;
+		}
+	free(a);
+}
+
+/* A code a member waits on was used or expired (or pairing stops). */
 static void
 pair_done(void *arg, uint64_t ticket, int rc, const char *name, const uint8_t addr[16])
 {
 	struct asked *a = arg;
 	sp_gw_members *m = a->g->members;
+	struct cp_conn *c = m != NULL ? conn_of(m, a->by) : NULL;
 	sp_cp_msg msg;
 
 	(void)ticket;
-	if (m != NULL && rc == SP_OK) {
+	if (c != NULL) {
 		memset(&msg, 0, sizeof(msg));
-		msg.type = SP_CP_JOINED;
-		snprintf(msg.name, sizeof(msg.name), "%s", name);
-		memcpy(msg.addr, addr, 16);
 		memcpy(msg.token_id, a->id, sizeof(msg.token_id));
-		for (size_t i = 0; i < CP_MAX_CONNS; i++)
-			if (m->conns[i] != NULL && m->conns[i]->hello &&
-			    strcmp(m->conns[i]->name, a->by) == 0) {
-				send_msg(m->conns[i], &msg);
-				break;
-			}
+		msg.seq = a->seq;
+		if (rc == SP_OK && addr != NULL && name != NULL) {
+			msg.type = SP_CP_JOINED;
+			snprintf(msg.name, sizeof(msg.name), "%s", name);
+			memcpy(msg.addr, addr, 16);
+		} else {
+			msg.type = SP_CP_PAIR_ERR;
+			msg.code = rc == SP_OK ? SP_EIO : rc;
+			snprintf(msg.text, sizeof(msg.text), "the code for %s expired unused",
+			    name != NULL ? name : "a device");
+		}
+		(void)send_msg(c, &msg);
 	}
-	free(a);
+	/* A member not connected now hears it when it waits again. */
+	asked_drop(m, a);
 }
 
 static void
 pair_request(struct cp_conn *c, const sp_cp_msg *in)
 {
 	sp_gateway *g = c->g;
-	struct asked *a;
 	sp_cp_msg out;
 	sp_pair_uri u;
 	sp_errmsg e;
-	int chosen, rc;
+	int chosen = 0, rc;
 
 	memset(&out, 0, sizeof(out));
+	memset(&u, 0, sizeof(u));
 	out.seq = in->seq;
 	rc = sp_gw_pair_create(g, in->name, in->ttl, c->name, &u, &chosen, &e);
-	if (rc == SP_OK && (rc = sp_pair_uri_format(&u, out.text, sizeof(out.text))) == SP_OK) {
-		out.type = SP_CP_PAIR_OK;
+	if (rc == SP_OK) {
 		sp_pair_token_id(u.token, out.token_id);
-		if ((a = calloc(1, sizeof(*a))) != NULL) {
-			a->g = g;
-			snprintf(a->by, sizeof(a->by), "%s", c->name);
-			memcpy(a->id, out.token_id, sizeof(a->id));
-			if (sp_gw_pair_wait(g, a->id, 0, pair_done, a, &e) != SP_OK) {
-				sp_warn("control plane: %s", e.msg);
-				free(a);
-			}
+		if ((rc = sp_pair_uri_format(&u, out.text, sizeof(out.text))) != SP_OK) {
+			/* A code nobody can be shown: gone at once. */
+			sp_gw_pair_cancel(g, out.token_id);
+			snprintf(e.msg, sizeof(e.msg), "the code does not fit in a message");
 		}
+	}
+	if (rc == SP_OK) {
+		out.type = SP_CP_PAIR_OK;
+		out.chosen = (uint32_t)chosen;
 	} else {
 		out.type = SP_CP_PAIR_ERR;
 		out.code = rc;
-		snprintf(out.text, sizeof(out.text), "%s", rc == SP_ESPACE ? "too long" : e.msg);
+		snprintf(out.text, sizeof(out.text), "%s", e.msg);
 	}
 	sodium_memzero(&u, sizeof(u));
-	send_msg(c, &out);
+	(void)send_msg(c, &out);
 	sodium_memzero(out.text, sizeof(out.text));
+}
+
+/* WAIT: the code's use now if it was used, else when it is. */
+static void
+pair_wait(struct cp_conn *c, const sp_cp_msg *in)
+{
+	sp_gateway *g = c->g;
+	sp_gw_members *m = g->members;
+	struct asked *a;
+	sp_cp_msg out;
+	char name[64] = "";
+	uint8_t addr[16];
+	sp_errmsg e;
+	int rc = sp_gw_pair_status(g, in->token_id, name, addr);
+
+	memset(&out, 0, sizeof(out));
+	out.seq = in->seq;
+	memcpy(out.token_id, in->token_id, sizeof(out.token_id));
+	if (rc == SP_EEXIST) {
+		out.type = SP_CP_JOINED;
+		snprintf(out.name, sizeof(out.name), "%s", name);
+		memcpy(out.addr, addr, 16);
+		(void)send_msg(c, &out);
+		return;
+	}
+	if (rc == SP_OK) {
+		for (size_t i = 0; i < m->nasked; i++)
+			if (strcmp(m->asked[i]->by, c->name) == 0 &&
+			    memcmp(m->asked[i]->id, in->token_id, SP_PAIR_TOKEN_ID) == 0) {
+				m->asked[i]->seq = in->seq;
+				return;   /* waited on already (a reconnect) */
+			}
+		if (m->nasked == CP_ASKED_MAX || (a = calloc(1, sizeof(*a))) == NULL) {
+			rc = SP_EBUSY;
+		} else {
+			a->g = g;
+			a->seq = in->seq;
+			snprintf(a->by, sizeof(a->by), "%s", c->name);
+			memcpy(a->id, in->token_id, sizeof(a->id));
+			if ((rc = sp_gw_pair_wait(g, a->id, 0, pair_done, a, &e)) == SP_OK) {
+				m->asked[m->nasked++] = a;
+				return;
+			}
+			free(a);
+		}
+	}
+	out.type = SP_CP_PAIR_ERR;
+	out.code = rc;
+	snprintf(out.text, sizeof(out.text), "%s", rc == SP_ENOENT ? "no such code (the gateway "
+	    "forgets codes a day after they expire)" : rc == SP_ETIMEOUT ? "the code expired "
+	    "unused" : "the gateway is waiting on too many codes");
+	(void)send_msg(c, &out);
+}
+
+/* HELLO: the challenge signed with the key the address belongs to. */
+static int
+hello(struct cp_conn *c, const sp_cp_msg *in)
+{
+	sp_gw_members *m = c->g->members;
+	const sp_device *dev = gw_device_by_name(c->g, c->name);
+	const uint8_t *gw = sp_key_info_of(sp_daemon_device_key(c->g->d))->pub;
+	uint8_t signed_part[SP_CP_HELLO_SIGNED];
+	struct cp_conn *old;
+
+	if (in->version != SP_CP_VERSION) {
+		warn_limited(m, "refused a member speaking another version:", c->name);
+		return 0;
+	}
+	sp_cp_hello_signed(c->nonce, gw, c->key, signed_part);
+	if (dev == NULL || memcmp(dev->pub, c->key, SP_KEY_PUBLIC_BYTES) != 0 ||
+	    sp_key_verify(c->key, signed_part, sizeof(signed_part), in->sig) != SP_OK) {
+		warn_limited(m, "refused a connection whose HELLO does not verify, from the host of",
+		    c->name);
+		return 0;
+	}
+	/* The daemon's newer connection replaces its older one. */
+	if ((old = conn_of(m, c->name)) != NULL)
+		conn_free(old);
+	c->hello = 1;
+	return 1;
 }
 
 static void
 on_msg(void *arg, const uint8_t *buf, size_t len)
 {
 	struct cp_conn *c = arg;
+	sp_gw_members *m = c->g->members;
 	sp_cp_msg *in = malloc(sizeof(*in));
 
 	if (in == NULL)
 		return;
-	c->g->members->messages++;
+	m->messages++;
 	if (sp_cp_decode(buf, len, in) != SP_OK) {
-		sp_warn("control plane: a malformed message from %s; closing", c->name);
+		m->refused++;
+		warn_limited(m, "a malformed message; closing the connection of", c->name);
+		free(in);
+		conn_free(c);
+		return;
+	}
+	if (!c->hello && in->type != SP_CP_HELLO) {
+		m->refused++;
+		warn_limited(m, "a message before HELLO; closing the connection from the host of",
+		    c->name);
 		free(in);
 		conn_free(c);
 		return;
 	}
 	switch (in->type) {
 	case SP_CP_HELLO:
-		if (strcmp(in->name, c->name) != 0)
-			sp_warn("control plane: %s says it is %s", c->name, in->name);
-		c->hello = 1;
-		members_msg(c->g, in);
-		send_msg(c, in);
+		if (c->hello || !hello(c, in)) {
+			m->refused++;
+			conn_free(c);
+			break;
+		}
+		send_members(c, in);
 		break;
 	case SP_CP_PAIR:
 		pair_request(c, in);
 		break;
+	case SP_CP_WAIT:
+		pair_wait(c, in);
+		break;
 	case SP_CP_PING:
 		in->type = SP_CP_PONG;
-		send_msg(c, in);
+		(void)send_msg(c, in);
 		break;
 	default:
-		break;
+		break;   /* a newer member's message */
 	}
+	sodium_memzero(in->text, sizeof(in->text));
 	free(in);
 }
 
@@ -231,23 +470,6 @@ on_end(void *arg, const char *why)
 	conn_free(c);
 }
 
-/* The member whose overlay address this is, or NULL. */
-static const sp_device *
-member_at(sp_gateway *g, const struct sockaddr_storage *ss)
-{
-	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
-
-	if (ss->ss_family != AF_INET6)
-		return NULL;
-	for (size_t i = 0; i < g->ndevs; i++) {
-		uint8_t a[16];
-		sp_ula_device(g->d->cloud.prefix, g->devs[i].pub, a);
-		if (memcmp(a, s6->sin6_addr.s6_addr, 16) == 0)
-			return &g->devs[i];
-	}
-	return NULL;
-}
-
 static void
 on_accept(void *arg, int fd, unsigned events)
 {
@@ -257,40 +479,70 @@ on_accept(void *arg, int fd, unsigned events)
 	socklen_t sl = sizeof(ss);
 	const sp_device *dev;
 	struct cp_conn *c;
-	size_t slot;
+	sp_cp_msg msg;
+	size_t unverified = 0;
+	uint64_t now = sp_clock_mono_ms();
+	char a[80];
 	int cfd;
 
 	(void)events;
 	if ((cfd = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0)
 		return;
-	if ((dev = member_at(g, &ss)) == NULL) {
-		char a[80];
+	sp_addr_format((struct sockaddr *)&ss, a, sizeof(a));
+	if ((dev = member_at(g, &ss)) == NULL || dev->kind == SP_DEVICE_WIREGUARD) {
 		m->refused++;
-		sp_warn("control plane: refused %s: not a member's address",
-		    sp_addr_format((struct sockaddr *)&ss, a, sizeof(a)));
+		warn_limited(m, dev == NULL ? "refused a connection not from a member's address:" :
+		    "refused a connection from a WireGuard-app phone:", a);
 		close(cfd);
 		return;
 	}
-	for (slot = 0; slot < CP_MAX_CONNS && m->conns[slot] != NULL; slot++)
-		;
-	if (slot == CP_MAX_CONNS || (c = calloc(1, sizeof(*c))) == NULL) {
+	/* Unverified connections are few and short-lived: the oldest one past
+	 * its time makes room. */
+	for (size_t i = 0; i < m->nconns;) {
+		if (!m->conns[i]->hello && now - m->conns[i]->accepted_ms > CP_HELLO_MS) {
+			conn_free(m->conns[i]);
+			continue;
+		}
+		unverified += !m->conns[i]->hello;
+		i++;
+	}
+	if (unverified >= CP_UNVERIFIED_MAX) {
 		m->refused++;
+		warn_limited(m, "refused a connection (too many still to say HELLO) from", a);
+		close(cfd);
+		return;
+	}
+	if (m->nconns == m->capconns) {
+		size_t cap = m->capconns ? m->capconns * 2 : 16;
+		struct cp_conn **nc = realloc(m->conns, cap * sizeof(*nc));
+		if (nc == NULL) {
+			close(cfd);
+			return;
+		}
+		m->conns = nc;
+		m->capconns = cap;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		close(cfd);
 		return;
 	}
 	c->g = g;
+	c->accepted_ms = now;
 	snprintf(c->name, sizeof(c->name), "%s", dev->name);
+	memcpy(c->key, dev->pub, sizeof(c->key));
+	sp_rng_fill(g->d->rng, c->nonce, sizeof(c->nonce));
 	if (sp_stream_new(g->d->loop, cfd, 0, SP_CP_MSG_MAX, CP_OUT_MAX, CP_TIMEOUT_MS, on_msg,
 	    NULL, on_end, c, &c->s) != SP_OK) {
 		close(cfd);
 		free(c);
 		return;
 	}
-	/* A member's newer connection replaces its older one. */
-	for (size_t i = 0; i < CP_MAX_CONNS; i++)
-		if (m->conns[i] != NULL && strcmp(m->conns[i]->name, c->name) == 0)
-			conn_free(m->conns[i]);
-	m->conns[slot] = c;
+	m->conns[m->nconns++] = c;
+	memset(&msg, 0, sizeof(msg));
+	msg.type = SP_CP_CHALLENGE;
+	msg.version = SP_CP_VERSION;
+	memcpy(msg.nonce, c->nonce, sizeof(msg.nonce));
+	(void)send_msg(c, &msg);
 }
 
 int
@@ -298,6 +550,7 @@ gw_members_start(sp_gateway *g, sp_errmsg *e)
 {
 	struct sockaddr_in6 a;
 	sp_gw_members *m;
+	const char *ifname;
 	int rc;
 
 	if (g->d->tunnel == NULL)
@@ -307,12 +560,19 @@ gw_members_start(sp_gateway *g, sp_errmsg *e)
 	m->g = g;
 	m->fd = -1;
 	g->members = m;
+	index_addresses(g);
 	memset(&a, 0, sizeof(a));
 	a.sin6_family = AF_INET6;
 	a.sin6_port = htons(SP_CONTROL_PORT);
 	sp_tunnel_address(g->d->tunnel, a.sin6_addr.s6_addr);
 	if ((rc = sp_tcp_listen((struct sockaddr *)&a, sizeof(a), &m->fd, e)) != SP_OK)
 		return rc;
+	/* Only what comes through the tunnel: the overlay address is not to
+	 * be reached from the LAN by a host that routes to it. */
+	ifname = sp_tunnel_ifname(g->d->tunnel);
+	if (setsockopt(m->fd, SOL_SOCKET, SO_BINDTODEVICE, ifname, (socklen_t)strlen(ifname)) != 0)
+		return sp_errf(e, SP_EIO, "control plane: binding to %s: %s", ifname,
+		    strerror(errno));
 	if ((rc = sp_loop_watch(g->d->loop, m->fd, SP_IO_READ, on_accept, g, &m->watch)) != SP_OK)
 		return sp_errf(e, rc, "out of memory");
 	return SP_OK;
@@ -325,12 +585,14 @@ gw_members_stop(sp_gateway *g)
 
 	if (m == NULL)
 		return;
-	for (size_t i = 0; i < CP_MAX_CONNS; i++)
-		if (m->conns[i] != NULL)
-			conn_free(m->conns[i]);
+	while (m->nconns > 0)
+		conn_free(m->conns[0]);
+	free(m->conns);
+	/* The waits stay with pairing, which frees them when it stops. */
 	sp_watch_cancel(m->watch);
 	if (m->fd >= 0)
 		close(m->fd);
+	free(m->addrs);
 	free(m);
 	g->members = NULL;
 }
@@ -343,8 +605,8 @@ gw_members_status(const sp_gateway *g, sp_ctl_reply *r)
 
 	if (m == NULL)
 		return;
-	for (size_t i = 0; i < CP_MAX_CONNS; i++)
-		n += m->conns[i] != NULL && m->conns[i]->hello;
+	for (size_t i = 0; i < m->nconns; i++)
+		n += m->conns[i]->hello;
 	sp_ctl_reply_field(r, "members-connected", "%zu", n);
 	sp_ctl_reply_field(r, "control-plane-refused", "%llu", (unsigned long long)m->refused);
 }

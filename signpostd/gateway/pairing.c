@@ -29,11 +29,16 @@
 /* A code is remembered for a day past its expiry, so that a late or a
  * second use hears "expired" or "used", not "no such code". */
 #define REMEMBER_AFTER (24 * 3600)
-/* Requests per source address: a burst of 5, then one a second; and at
- * most 50 a second in all, so a flood from many sources costs bounded DH. */
+/* Requests per source (an IPv4 address, an IPv6 /64): a burst of 5, then
+ * one a second. In all, at most 50 a second are opened (X25519 work), and
+ * only for codes this gateway made, so junk with made-up code ids cannot
+ * crowd out a real join; and at most 20 signed refusals a second. */
 #define RATE_SOURCES 256
 #define RATE_BURST 5
 #define RATE_GLOBAL 50
+#define RATE_REFUSALS 20
+/* Codes one member may have waiting, so no member can use up the rest. */
+#define PENDING_PER_MEMBER 3
 /* Recent answers, so a retransmitted request gets the same reply. */
 #define ANSWERED_MAX 8
 
@@ -56,14 +61,16 @@ struct sp_gw_pairing {
 	uint8_t told[KNOWN_MAX];             /* its expiry was logged and waited on */
 	size_t nknown;
 	sp_timer *expiry;
-	struct waiter waiters[PENDING_MAX * 2];
+	struct waiter waiters[KNOWN_MAX];
 	size_t nwaiters;
 	struct answered answered[ANSWERED_MAX];
 	size_t next_answered;
 	struct { uint8_t key[8]; uint32_t tokens; uint64_t at_ms; } rate[RATE_SOURCES];
 	uint8_t rate_key[crypto_shorthash_KEYBYTES];
 	uint64_t global_second;
-	unsigned global_count;
+	unsigned global_count, refusal_count;
+	uint64_t log_at;                /* refusals are logged: a burst of 10, */
+	unsigned log_tokens, log_suppressed;   /* then one a second */
 	uint64_t requests, admitted, refused, limited, malformed;
 };
 
@@ -331,6 +338,15 @@ sp_gw_pair_create(sp_gateway *g, const char *name, int64_t ttl, const char *by,
 		return sp_errf(e, SP_EEXIST, "the name '%s' is taken in %s", name, d->cloud.zone);
 	if (sp_gw_pair_waiting(g, name))
 		return sp_errf(e, SP_EEXIST, "a code for '%s' is waiting already", name);
+	if (by != NULL) {
+		size_t mine = 0;
+		for (size_t i = 0; i < p->nknown; i++)
+			mine += !p->known[i].used && p->known[i].expires > now &&
+			    strcmp(p->known[i].by, by) == 0;
+		if (mine >= PENDING_PER_MEMBER)
+			return sp_errf(e, SP_EBUSY, "%s has %d codes waiting already; use or let "
+			    "them expire first", by, PENDING_PER_MEMBER);
+	}
 	on_expiry(p);
 	if (pending_count(p, now) >= PENDING_MAX || make_room(p, now) != SP_OK)
 		return sp_errf(e, SP_EBUSY, "%d codes are waiting already; use or let "
@@ -393,6 +409,8 @@ sp_gw_pair_wait(sp_gateway *g, const uint8_t id[SP_PAIR_TOKEN_ID], uint64_t tick
 		return sp_errf(e, SP_ENOENT, "no such pairing code");
 	if (t->used)
 		return sp_errf(e, SP_EEXIST, "the code was used already");
+	if (t->expires <= sp_clock_wall())
+		return sp_errf(e, SP_ETIMEOUT, "the code expired unused");
 	if (p->nwaiters == sizeof(p->waiters) / sizeof(p->waiters[0]))
 		return sp_errf(e, SP_EBUSY, "too many waiting");
 	memcpy(p->waiters[p->nwaiters].id, id, SP_PAIR_TOKEN_ID);
@@ -401,6 +419,50 @@ sp_gw_pair_wait(sp_gateway *g, const uint8_t id[SP_PAIR_TOKEN_ID], uint64_t tick
 	p->waiters[p->nwaiters].arg = arg;
 	p->nwaiters++;
 	return SP_OK;
+}
+
+void
+sp_gw_pair_unwait(sp_gateway *g, uint64_t ticket)
+{
+	sp_gw_pairing *p = g->pairing;
+
+	for (size_t i = 0; ticket != 0 && p != NULL && i < p->nwaiters;) {
+		struct waiter w = p->waiters[i];
+		if (w.ticket != ticket) {
+			i++;
+			continue;
+		}
+		p->waiters[i] = p->waiters[--p->nwaiters];
+		w.done(w.arg, w.ticket, SP_EIO, NULL, NULL);
+	}
+}
+
+void
+sp_gw_pair_cancel(sp_gateway *g, const uint8_t id[SP_PAIR_TOKEN_ID])
+{
+	sp_gw_pairing *p = g->pairing;
+	sp_pair_token *t = p != NULL ? token_find(p, id) : NULL;
+
+	if (t != NULL && !t->used) {
+		wake(p, id, SP_ENOENT, t->name, NULL);
+		token_forget(p, (size_t)(t - p->known));
+	}
+}
+
+int
+sp_gw_pair_status(sp_gateway *g, const uint8_t id[SP_PAIR_TOKEN_ID], char name[64],
+    uint8_t addr[16])
+{
+	sp_pair_token *t = g->pairing != NULL ? token_find(g->pairing, id) : NULL;
+
+	if (t == NULL)
+		return SP_ENOENT;
+	snprintf(name, 64, "%s", t->name);
+	if (t->used) {
+		sp_ula_device(g->d->cloud.prefix, t->used_by, addr);
+		return SP_EEXIST;
+	}
+	return t->expires <= sp_clock_wall() ? SP_ETIMEOUT : SP_OK;
 }
 
 int
@@ -430,20 +492,15 @@ sp_gw_pair_expires(sp_gateway *g, const uint8_t id[SP_PAIR_TOKEN_ID])
 static int
 rate_ok(sp_gw_pairing *p, const struct sockaddr *from)
 {
+	/* An IPv6 host has a /64 to send from: it counts as one source. */
 	const uint8_t *a = from->sa_family == AF_INET ?
 	    (const uint8_t *)&((const struct sockaddr_in *)from)->sin_addr :
 	    (const uint8_t *)&((const struct sockaddr_in6 *)from)->sin6_addr;
-	size_t alen = from->sa_family == AF_INET ? 4 : 16;
-	uint64_t now = sp_clock_mono_ms(), sec = now / 1000;
+	size_t alen = from->sa_family == AF_INET ? 4 : 8;
+	uint64_t now = sp_clock_mono_ms();
 	uint8_t h[8];
 	size_t slot;
 
-	if (sec != p->global_second) {
-		p->global_second = sec;
-		p->global_count = 0;
-	}
-	if (++p->global_count > RATE_GLOBAL)
-		return 0;
 	crypto_shorthash(h, a, alen, p->rate_key);
 	slot = ((size_t)h[0] << 8 | h[1]) % RATE_SOURCES;
 	if (memcmp(p->rate[slot].key, h, 8) != 0) {
@@ -461,6 +518,22 @@ rate_ok(sp_gw_pairing *p, const struct sockaddr *from)
 	return 1;
 }
 
+/* 1 if the gateway may spend another open (RATE_GLOBAL) or signed
+ * refusal (RATE_REFUSALS) this second. */
+static int
+budget_ok(sp_gw_pairing *p, int refusal)
+{
+	uint64_t sec = sp_clock_mono_ms() / 1000;
+
+	if (sec != p->global_second) {
+		p->global_second = sec;
+		p->global_count = p->refusal_count = 0;
+	}
+	if (refusal)
+		return ++p->refusal_count <= RATE_REFUSALS;
+	return ++p->global_count <= RATE_GLOBAL;
+}
+
 static void
 refuse(sp_gateway *g, const uint8_t id[SP_PAIR_TOKEN_ID], const uint8_t e_init[32],
     enum sp_pair_code code, const char *reason, const char *from_text,
@@ -470,9 +543,29 @@ refuse(sp_gateway *g, const uint8_t id[SP_PAIR_TOKEN_ID], const uint8_t e_init[3
 	size_t len;
 	char hex[2 * SP_PAIR_TOKEN_ID + 1];
 
-	g->pairing->refused++;
+	sp_gw_pairing *p = g->pairing;
+	uint64_t now = sp_clock_mono_ms();
+
+	p->refused++;
+	if (!budget_ok(p, 1)) {
+		p->limited++;
+		return;
+	}
 	id_hex(id, hex);
-	sp_warn("pairing: refused a join from %s with code %s: %s", from_text, hex, reason);
+	if (p->log_at == 0 || now - p->log_at >= 1000) {
+		uint64_t add = p->log_at == 0 ? 10 : (now - p->log_at) / 1000;
+		p->log_tokens = (unsigned)(p->log_tokens + add > 10 ? 10 : p->log_tokens + add);
+		p->log_at = now;
+	}
+	if (p->log_tokens > 0) {
+		p->log_tokens--;
+		if (p->log_suppressed > 0)
+			sp_warn("pairing: %u refusals were not logged (too many)", p->log_suppressed);
+		p->log_suppressed = 0;
+		sp_warn("pairing: refused a join from %s with code %s: %s", from_text, hex, reason);
+	} else {
+		p->log_suppressed++;
+	}
 	if (sp_pair_error_make(sp_daemon_device_key(g->d), id, e_init, code, reason, msg, &len) ==
 	    SP_OK && sp_tunnel_send_other(g->d->tunnel, msg, len, from, fromlen) != SP_OK)
 		sp_debug("pairing: the refusal to %s was not sent", from_text);
@@ -564,6 +657,10 @@ request(sp_gateway *g, const uint8_t *msg, size_t len, const struct sockaddr *fr
 		    "new one with 'signpost pair'", from_text, from, fromlen);
 		return;
 	}
+	if (!budget_ok(p, 0)) {
+		p->limited++;   /* the device retries every half second */
+		return;
+	}
 	if (sp_key_x25519(sp_daemon_device_key(d), x_priv, x_pub) != SP_OK)
 		return;
 	rc = sp_pair_request_open(&st, x_priv, x_pub, t->token, msg, len, &req);
@@ -596,6 +693,17 @@ request(sp_gateway *g, const uint8_t *msg, size_t len, const struct sockaddr *fr
 		goto out;
 	}
 	same = gw_device_by_name(g, req.name);
+	/* A used code only answers again (a lost response, a join retried
+	 * after a local failure) while the device it admitted is still a
+	 * member with that key: a request replayed after the device was
+	 * removed admits nothing. */
+	if (t->used && (same == NULL || memcmp(same->pub, req.device_key,
+	    SP_KEY_PUBLIC_BYTES) != 0 || !same->has_token || memcmp(same->token_id, id,
+	    SP_PAIR_TOKEN_ID) != 0)) {
+		refuse(g, id, e_init, SP_PAIR_E_USED, "this pairing code was used already; each "
+		    "code pairs one device, once", from_text, from, fromlen);
+		goto out;
+	}
 	if (strcmp(req.name, d->cloud.name) == 0 ||
 	    (same != NULL && memcmp(same->pub, req.device_key, SP_KEY_PUBLIC_BYTES) != 0)) {
 		snprintf(why, sizeof(why), "the name '%s' is taken in %s", req.name, d->cloud.zone);

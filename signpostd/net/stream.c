@@ -3,6 +3,7 @@
 #include "stream.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -18,15 +19,48 @@ struct sp_stream {
 	size_t max_msg, out_max;
 	uint8_t *in;                 /* 2 + max_msg */
 	size_t inlen;
-	uint8_t *out;                /* out_max, made on first use */
-	size_t outlen, outsent;
+	uint8_t *out;                /* grows to out_max */
+	size_t outcap, outlen, outsent;
 	sp_stream_msg_fn msg;
 	sp_stream_up_fn up;
 	sp_stream_end_fn end;
 	void *arg;
 	int ended;
+	/* Callbacks may free the stream (sp_stream_free): while one runs,
+	 * busy is set and the free only marks it doomed; the callback's
+	 * caller frees it on the way out. */
+	int busy, doomed;
 };
 
+static void
+destroy(sp_stream *s)
+{
+	sp_watch_cancel(s->watch);
+	sp_timer_free(s->deadline);
+	if (s->fd >= 0)
+		close(s->fd);
+	/* Messages may hold secrets (a pairing code's token). */
+	sodium_memzero(s->in, 2 + s->max_msg);
+	free(s->in);
+	if (s->out != NULL)
+		sodium_memzero(s->out, s->outcap);
+	free(s->out);
+	free(s);
+}
+
+/* After a callback: 1 if the stream is gone (or going), so the caller
+ * returns without touching it again. */
+static int
+leave(sp_stream *s)
+{
+	if (--s->busy == 0 && s->doomed) {
+		destroy(s);
+		return 1;
+	}
+	return s->doomed || s->ended;
+}
+
+/* The end: the owner's end callback runs once, and usually frees. */
 static void
 finish(sp_stream *s, const char *why)
 {
@@ -36,7 +70,9 @@ finish(sp_stream *s, const char *why)
 	sp_watch_cancel(s->watch);
 	s->watch = NULL;
 	sp_timer_disarm(s->deadline);
+	s->busy++;
 	s->end(s->arg, why);
+	(void)leave(s);
 }
 
 static void
@@ -44,6 +80,14 @@ on_deadline(void *arg)
 {
 	finish(arg, "no word from the other side in time");
 }
+
+void
+sp_stream_close(sp_stream *s, const char *why)
+{
+	finish(s, why);
+}
+
+static void io(sp_stream *s, int fd, unsigned events);
 
 static void
 want(sp_stream *s)
@@ -57,6 +101,15 @@ static void
 on_io(void *arg, int fd, unsigned events)
 {
 	sp_stream *s = arg;
+
+	s->busy++;
+	io(s, fd, events);
+	(void)leave(s);
+}
+
+static void
+io(sp_stream *s, int fd, unsigned events)
+{
 	ssize_t n;
 
 	if (s->connecting) {
@@ -71,7 +124,7 @@ on_io(void *arg, int fd, unsigned events)
 		sp_timer_arm(s->deadline, s->timeout_ms);
 		if (s->up != NULL)
 			s->up(s->arg);
-		if (s->ended)
+		if (s->ended || s->doomed)
 			return;
 		want(s);
 		return;
@@ -95,7 +148,7 @@ on_io(void *arg, int fd, unsigned events)
 			s->inlen += (size_t)n;
 			sp_timer_arm(s->deadline, s->timeout_ms);
 		}
-		while (s->inlen >= 2 && !s->ended) {
+		while (s->inlen >= 2 && !s->ended && !s->doomed) {
 			size_t mlen = (size_t)s->in[0] << 8 | s->in[1];
 			if (mlen > s->max_msg) {
 				finish(s, "a message over the limit");
@@ -104,7 +157,7 @@ on_io(void *arg, int fd, unsigned events)
 			if (s->inlen < 2 + mlen)
 				break;
 			s->msg(s->arg, s->in + 2, mlen);
-			if (s->ended)
+			if (s->ended || s->doomed)
 				return;
 			memmove(s->in, s->in + 2 + mlen, s->inlen - 2 - mlen);
 			s->inlen -= 2 + mlen;
@@ -151,16 +204,34 @@ sp_stream_new(sp_loop *loop, int fd, int connecting, size_t max_msg, size_t out_
 int
 sp_stream_send(sp_stream *s, const uint8_t *framed, size_t len)
 {
-	if (s->ended)
+	if (s->ended || s->doomed)
 		return SP_EIO;
-	if (s->out == NULL && (s->out = malloc(s->out_max)) == NULL)
-		return SP_ENOMEM;
 	if (s->outlen - s->outsent + len > s->out_max)
 		return SP_ESPACE;
-	if (s->outlen + len > s->out_max) {
+	if (s->outsent > 0) {
 		memmove(s->out, s->out + s->outsent, s->outlen - s->outsent);
 		s->outlen -= s->outsent;
+		sodium_memzero(s->out + s->outlen, s->outsent);
 		s->outsent = 0;
+	}
+	if (s->outlen + len > s->outcap) {
+		/* Grown by copy, the old buffer wiped: no realloc leaves a copy
+		 * of a message behind in freed memory. */
+		size_t cap = s->outcap ? s->outcap : 4096;
+		uint8_t *nb;
+		while (cap < s->outlen + len)
+			cap *= 2;
+		if (cap > s->out_max)
+			cap = s->out_max;
+		if ((nb = malloc(cap)) == NULL)
+			return SP_ENOMEM;
+		if (s->out != NULL) {
+			memcpy(nb, s->out, s->outlen);
+			sodium_memzero(s->out, s->outcap);
+			free(s->out);
+		}
+		s->out = nb;
+		s->outcap = cap;
 	}
 	memcpy(s->out + s->outlen, framed, len);
 	s->outlen += len;
@@ -180,10 +251,13 @@ sp_stream_free(sp_stream *s)
 {
 	if (s == NULL)
 		return;
-	sp_watch_cancel(s->watch);
-	sp_timer_free(s->deadline);
-	close(s->fd);
-	free(s->in);
-	free(s->out);
-	free(s);
+	if (s->busy > 0) {
+		/* From inside one of its callbacks: done on the way out. */
+		s->doomed = 1;
+		sp_watch_cancel(s->watch);
+		s->watch = NULL;
+		sp_timer_disarm(s->deadline);
+		return;
+	}
+	destroy(s);
 }

@@ -34,8 +34,12 @@ int sp_stream_new(sp_loop *loop, int fd, int connecting, size_t max_msg, size_t 
 /* Queue one framed message (length prefix included). SP_ESPACE when the
  * peer is not reading and the queue is full: the caller ends the stream. */
 int sp_stream_send(sp_stream *s, const uint8_t *framed, size_t len);
+/* End it from its owner's side: the end callback runs (once), with why. */
+void sp_stream_close(sp_stream *s, const char *why);
 /* The peer's address. */
 int sp_stream_peer(const sp_stream *s, struct sockaddr_storage *ss, socklen_t *len);
+/* Free it, closing its socket and wiping its buffers; safe from inside
+ * any of its callbacks (the stream goes when the callback returns). */
 void sp_stream_free(sp_stream *s);
 
 #endif

@@ -380,6 +380,12 @@ sp_tunnel_send_other(sp_tunnel *t, const uint8_t *msg, size_t len, const struct 
 	    (ssize_t)len ? SP_OK : SP_EIO;
 }
 
+const char *
+sp_tunnel_ifname(const sp_tunnel *t)
+{
+	return t->ifname;
+}
+
 uint16_t
 sp_tunnel_port(const sp_tunnel *t)
 {

@@ -72,6 +72,8 @@ void sp_tunnel_set_other(sp_tunnel *t, sp_tunnel_other_fn fn, void *arg);
 int sp_tunnel_send_other(sp_tunnel *t, const uint8_t *msg, size_t len,
     const struct sockaddr *to, socklen_t tolen);
 
+/* The interface's name (sp0, or what --interface chose). */
+const char *sp_tunnel_ifname(const sp_tunnel *t);
 /* The UDP port WireGuard listens on, and this device's overlay address. */
 uint16_t sp_tunnel_port(const sp_tunnel *t);
 void sp_tunnel_address(const sp_tunnel *t, uint8_t out[16]);

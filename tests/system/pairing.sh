@@ -430,6 +430,29 @@ member() { sp --state "$G" devices --json | jq -e ".devices[] | select(.name == 
 check "devices no longer lists phone" not member phone
 not_listed() { ! member_lists "$@"; }
 check "... nor does desk's copy of the list" eventually not_listed "$D4" phone
+# Another program on desk's host reaches the control port from desk's
+# address (the tunnel lets it), but it is not desk's signpostd and cannot
+# sign HELLO: a PAIR it sends first makes no code.
+cp_refused() { sp --state "$G" status --json | jq '."control-plane-refused"'; }
+CPR0=$(cp_refused)
+# 22 bytes: PAIR (3), seq 1, name "evil", ttl 600.
+in_ns "$NS_B" bash -c "exec 3<>/dev/tcp/$GW_OV/5301 &&
+	printf '\000\026\003\002\000\004\000\000\000\001\003\000\004evil\004\000\004\000\000\002\130' >&3 &&
+	sleep 1" >/dev/null 2>&1
+CPR1=$(cp_refused)
+check "a program on a member's host that is not its signpostd is refused ($CPR0 -> $CPR1)" \
+	test "${CPR1:-0}" -gt "${CPR0:-0}"
+check "... and no code was made for it" not grep -q "made for evil" "$T/gw.log"
+check "... while desk's own control plane stays up" \
+	quiet sp --state "$D4" status --json
+has_cp_up() { sp --state "$D4" status --json | jq -e '."control-plane" == "up"' >/dev/null; }
+check "... (its status says up)" has_cp_up
+# A device removed is gone for good: its old pairing request, replayed
+# with the same code and key, admits nothing.
+quiet sp --state "$G" device remove desk
+run_expect "a removed device's pairing request, replayed, is refused as used" 3 "refused used" \
+	in_ns "$NS_B" "$BIN/pairtool" join - "$(ls "$D4"/keys/device-*.key)" <"$T/desk.uri"
+check "... and desk is not a member again" not member desk
 check "the gateway's wg show no longer lists phone's key" not has_fixed "$(gw_peers)" "${PHONE_X:-none}"
 check "the revoked device's ping of the gateway goes unanswered" \
 	not quiet in_ns "$NS_A" ping -6 -c1 -W1 "$GW_OV"

@@ -344,6 +344,20 @@ test_forged_response_is_ignored(void **state)
 		    SP_EPROTO);
 		sp_pair_wipe(&fake);
 	}
+	/* Longer than any reply, with the request's token id (which travels
+	 * in the clear): refused before decryption, never written past the
+	 * payload buffer (ASan catches that in test-asan). */
+	{
+		uint8_t big[SP_PAIR_MSG_MAX + 64];
+		memset(big, 0xa5, sizeof(big));
+		memcpy(big, resp, 4 + SP_PAIR_TOKEN_ID);
+		for (size_t n = SP_PAIR_MSG_MAX + 1; n <= sizeof(big); n++)
+			assert_int_equal(sp_pair_reply_read(&dev, big, n, &got, &code, NULL, 0),
+			    SP_EPROTO);
+		big[1] = SP_PAIR_ERROR;
+		assert_int_equal(sp_pair_reply_read(&dev, big, sizeof(big), &got, &code, NULL, 0),
+		    SP_EPROTO);
+	}
 	/* The real one still works after all that. */
 	assert_int_equal(sp_pair_reply_read(&dev, resp, rlen, &got, &code, NULL, 0), SP_OK);
 	sp_pair_wipe(&gw);

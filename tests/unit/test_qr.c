@@ -278,7 +278,8 @@ round_trip_png(struct fixture *f, const char *text)
 	assert_int_equal(sp_qr_encode(text, &q, &e), SP_OK);
 	assert_int_equal(sp_qr_png(q, 4, fpath(f, "qr.png"), &e), SP_OK);
 	assert_int_equal(stat(f->path, &st), 0);
-	assert_int_equal(st.st_mode & 07777, 0644);
+	/* A code's image holds its secret: its owner's only. */
+	assert_int_equal(st.st_mode & 07777, 0600);
 	expect_file(f->path, text);
 	/* The temporary file was renamed, not left behind. */
 	assert_non_null(dir = opendir(f->dir));
