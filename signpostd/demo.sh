@@ -1,79 +1,160 @@
 #!/bin/sh
-# The main job of `make run`: create a fresh personal cloud in a temporary
-# state directory, start signpostd serving the signed zone on loopback, add
-# a device, and watch delv validate its records against the zone's trust
-# anchor; then stop cleanly. Later issues add tunnels.
+# The main job of `make run`: the story so far, on this machine, in network
+# namespaces it makes and removes. A home LAN with a gateway, a phone and a
+# laptop; a personal cloud made on the gateway; the phone paired by the QR
+# code the gateway shows; its name validated with DNSSEC from the anchor
+# the code carried; the gateway reaching it over WireGuard; the phone
+# pairing the laptop in turn; the laptop reaching the phone. Needs root.
 set -eu
 BIN=${1:-build/bin}
-STATE=$(mktemp -d /tmp/signpost-demo.XXXXXX)
-PID=
-cleanup() {
-	if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-		kill -TERM "$PID"
-		wait "$PID" || true
-	fi
-	rm -rf "$STATE"
-}
-trap cleanup EXIT INT TERM
-chmod 700 "$STATE"
+BIN=$(cd "$BIN" && pwd)
+ZONE=alice.example
+N=$(($$ % 10000))
+NS_G=spdemo$N-gw
+NS_P=spdemo$N-phone
+NS_L=spdemo$N-laptop
+# /var/run/wireguard is one folder for every namespace: names of our own.
+IF_G=spdg$N
+IF_P=spdp$N
+IF_L=spdl$N
+LAN=192.168.77
+T=$(mktemp -d /tmp/signpost-demo.XXXXXX)
+G=$T/gateway
+P=$T/phone
+L=$T/laptop
+GPID=
+NETNS=
 
 if [ -t 1 ]; then
 	say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 else
 	say() { printf '\n== %s\n' "$*"; }
 fi
+die() { echo "demo: $*" >&2; exit 1; }
+sp() { "$BIN/signpost" "$@"; }
+in_ns() { _ns=$1; shift; ip netns exec "$_ns" "$@"; }
 
-say "signpost init --zone alice.example --name gateway"
-"$BIN/signpost" --state "$STATE" init --zone alice.example --name gateway
-
-say "signpost keys"
-"$BIN/signpost" --state "$STATE" keys
-
-say "signpost zone anchor --format bind  (the trust anchor delv will use)"
-"$BIN/signpost" --state "$STATE" zone anchor --format bind | tee "$STATE/anchor"
-
-PORT=$((40000 + $$ % 20000))
-say "signpostd --state $STATE --dns-listen 127.0.0.1:$PORT --interface none"
-"$BIN/signpostd" --state "$STATE" --dns-listen "127.0.0.1:$PORT" --interface none &
-PID=$!
-i=0
-until "$BIN/signpost" --state "$STATE" status >/dev/null 2>&1; do
-	i=$((i + 1))
-	if [ $i -gt 100 ] || ! kill -0 "$PID" 2>/dev/null; then
-		echo "demo: signpostd did not come up" >&2
-		exit 1
+# A member's signpostd was started by its join, detached: its pid is in
+# its status.
+stop_member() {
+	_pid=$(sp --state "$1" status --json 2>/dev/null | sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
+	[ -n "$_pid" ] && kill -TERM "$_pid" 2>/dev/null
+	return 0
+}
+cleanup() {
+	set +e
+	stop_member "$P"
+	stop_member "$L"
+	if [ -n "$GPID" ] && kill -0 "$GPID" 2>/dev/null; then
+		kill -TERM "$GPID"
+		wait "$GPID"
 	fi
-	sleep 0.05
+	sleep 0.3
+	for ns in $NETNS; do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+	done
+	rm -f "/var/run/wireguard/$IF_G.sock" "/var/run/wireguard/$IF_P.sock" \
+		"/var/run/wireguard/$IF_L.sock"
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+chmod 700 "$T"
+
+[ "$(id -u)" -eq 0 ] || die "make run needs root: it makes network namespaces and tunnels"
+for tool in ip delv ping; do
+	command -v "$tool" >/dev/null 2>&1 || die "$tool is missing (scripts/install-deps.sh)"
 done
 
-say "signpost device add phone --key ..."
-"$BIN/signpost" --state "$STATE" device add phone --key l02Woi0iS8Aa25FQkUd9RMzZHJpBoRQwAQEX1SxZJA4=
-"$BIN/signpost" --state "$STATE" device list
+say "A home LAN: the gateway at $LAN.1, a phone at $LAN.2, a laptop at $LAN.3"
+for ns in $NS_G $NS_P $NS_L; do
+	ip netns add "$ns"
+	NETNS="$NETNS $ns"
+	ip -n "$ns" link set lo up
+done
+ip -n "$NS_G" link add br0 type bridge
+ip -n "$NS_G" link set br0 up
+ip -n "$NS_G" addr add "$LAN.1/24" dev br0
+k=2
+for ns in $NS_P $NS_L; do
+	ip -n "$NS_G" link add "v$k" type veth peer name eth0 netns "$ns"
+	ip -n "$NS_G" link set "v$k" master br0 up
+	ip -n "$ns" link set eth0 up
+	ip -n "$ns" addr add "$LAN.$k/24" dev eth0
+	k=$((k + 1))
+done
+echo "(network namespaces $NS_G, $NS_P, $NS_L; nothing leaves this machine)"
 
-delv_demo() {
-	say "delv -a anchor @127.0.0.1 -p $PORT +root=alice.example $*"
-	out=$(delv -a "$STATE/anchor" @127.0.0.1 -p "$PORT" +root=alice.example "$@" 2>&1)
-	printf '%s\n' "$out"
-	printf '%s\n' "$out" | grep -Eq '^; (fully validated|negative response, fully validated)' || {
-		echo "demo: delv did not validate $*" >&2
-		exit 1
-	}
-}
-delv_demo phone.alice.example AAAA
-delv_demo phone.alice.example IPSECKEY
-delv_demo alice.example DNSKEY
-delv_demo nothing-here.alice.example AAAA
+say "signpost init --zone $ZONE --name gateway"
+sp --state "$G" init --zone "$ZONE" --name gateway
 
-say "signpost status"
-"$BIN/signpost" --state "$STATE" status
+say "signpostd, the gateway: the signed zone on $LAN.1:53, WireGuard on $LAN.1:51820"
+# Not through in_ns: a backgrounded function is a subshell, and $! would
+# be its pid, not signpostd's.
+ip netns exec "$NS_G" "$BIN/signpostd" --state "$G" --interface "$IF_G" --dns-listen "$LAN.1:53" \
+	--public-endpoint "$LAN.1:51820" 2>"$T/gateway.log" &
+GPID=$!
+i=0
+until sp --state "$G" status >/dev/null 2>&1; do
+	i=$((i + 1))
+	[ $i -le 100 ] && kill -0 "$GPID" 2>/dev/null || { cat "$T/gateway.log" >&2; die "signpostd did not start"; }
+	sleep 0.05
+done
+sed 's/^[^ ]* //' "$T/gateway.log"
 
-say "stopping signpostd (SIGTERM)"
-kill -TERM "$PID"
+say "signpost pair --name phone   (on the gateway: the code for the phone to scan)"
+sp --state "$G" pair --name phone --qr terminal --qr "png:$T/phone.png" >"$T/pair.out" \
+	2>"$T/pair.err" &
+PAIR=$!
+i=0
+until grep -q 'Waiting' "$T/pair.err" 2>/dev/null; do
+	i=$((i + 1))
+	[ $i -le 100 ] || die "pair made no code: $(cat "$T/pair.err")"
+	sleep 0.05
+done
+cat "$T/pair.out" "$T/pair.err"
+
+say "On the phone: signpost join --qr-image phone.png   (its camera reads the code)"
+in_ns "$NS_P" "$BIN/signpost" --state "$P" join --qr-image "$T/phone.png" --interface "$IF_P"
+wait "$PAIR" || die "the gateway's pair did not see the join"
+echo "(and on the gateway, pair says:)"
+tail -n 1 "$T/pair.out"
+
+PHONE=$(sp --state "$G" devices --json | sed -n 's/.*"name":"phone"[^}]*"address":"\([^"]*\)".*/\1/p')
+GW=$(sp --state "$G" devices --json | sed -n 's/.*"name":"gateway"[^}]*"address":"\([^"]*\)".*/\1/p')
+[ -n "$PHONE" ] && [ -n "$GW" ] || die "devices does not list the phone"
+
+say "phone.$ZONE, validated: delv on the phone, with the anchor the QR code's DS vouched for"
+sp --state "$P" zone anchor --format bind >"$T/anchor"
+out=$(in_ns "$NS_P" delv -a "$T/anchor" @"$GW" +root="$ZONE" "phone.$ZONE" AAAA 2>&1)
+printf '%s\n' "$out"
+printf '%s\n' "$out" | grep -q '^; fully validated' || die "delv did not validate phone.$ZONE"
+echo "(asked of the gateway at $GW, its address inside the tunnel)"
+
+say "The gateway reaches the phone over WireGuard: ping $PHONE"
+in_ns "$NS_G" ping -6 -c 3 -i 0.2 -W 2 "$PHONE" || die "the phone does not answer"
+
+say "On the phone: signpost pair --name laptop   (a member pairs the next device)"
+sp --state "$P" pair --name laptop --qr "png:$T/laptop.png" --no-wait
+say "On the laptop: signpost join --qr-image laptop.png"
+in_ns "$NS_L" "$BIN/signpost" --state "$L" join --qr-image "$T/laptop.png" --interface "$IF_L"
+
+say "The laptop reaches the phone: ping $PHONE   (through the gateway; direct paths come with ICE)"
+in_ns "$NS_L" ping -6 -c 3 -i 0.2 -W 2 "$PHONE" || die "the laptop does not reach the phone"
+
+say "signpost devices   (on the phone: the list its gateway keeps it up to date with)"
+sp --state "$P" devices
+
+say "signpost status   (on the gateway)"
+sp --state "$G" status | sed -n '1,12p'
+
+say "Stopping: the members' signpostd, then the gateway's (SIGTERM)"
+stop_member "$P"
+stop_member "$L"
+kill -TERM "$GPID"
 status=0
-wait "$PID" || status=$?
-PID=
-if [ "$status" -ne 0 ]; then
-	echo "demo: signpostd exited with status $status" >&2
-	exit 1
-fi
-say "signpostd stopped cleanly; the demo's state directory is removed"
+wait "$GPID" || status=$?
+GPID=
+[ "$status" -eq 0 ] || die "the gateway's signpostd exited with status $status"
+say "Stopped cleanly; the namespaces and the demo's state are removed"
