@@ -121,6 +121,18 @@ sp_cloud_load(sp_store *s, sp_cloud *c, sp_errmsg *e)
 	return rc;
 }
 
+int
+sp_cloud_save(sp_store *s, const sp_cloud *c, sp_errmsg *e)
+{
+	char text[1024];
+	size_t len;
+	int rc;
+
+	if ((rc = sp_cloud_encode(c, text, sizeof(text), &len)) != SP_OK)
+		return sp_errf(e, rc, "the cloud file does not fit");
+	return sp_store_put(s, CLOUD_FILE, text, len, e);
+}
+
 static int
 count_one(void *arg, const char *name)
 {

@@ -35,6 +35,8 @@ int sp_cloud_decode(const char *text, size_t len, const char *what, sp_cloud *c,
 
 /* SP_ENOENT (with a message saying to run init) if there is no cloud. */
 int sp_cloud_load(sp_store *s, sp_cloud *c, sp_errmsg *e);
+/* Write it back, atomically (a member renamed by its gateway). */
+int sp_cloud_save(sp_store *s, const sp_cloud *c, sp_errmsg *e);
 
 /*
  * Create a cloud whose first device, name.zone, is the gateway: a KSK, a

@@ -55,6 +55,7 @@ sp_pair_code_name(enum sp_pair_code code)
 	case SP_PAIR_E_REVOKED: return "revoked";
 	case SP_PAIR_E_BUSY: return "busy";
 	case SP_PAIR_E_INTERNAL: return "internal";
+	case SP_PAIR_E_MEMBER: return "already-a-member";
 	}
 	return "error";
 }
@@ -359,22 +360,41 @@ sp_pair_reply_read(sp_pair_state *st, const uint8_t *msg, size_t len,
 	return SP_OK;
 }
 
+/* Is DNSKEY i one the code's DS names? */
+static int
+vouched(const sp_pair_settings *s, size_t i, const sp_pair_uri *u)
+{
+	uint16_t flags = (uint16_t)(s->dnskey[i][0] << 8 | s->dnskey[i][1]);
+	uint8_t digest[SP_DS_SHA256_BYTES];
+	uint16_t tag = sp_keytag(s->dnskey[i], SP_DNSKEY_RDATA_BYTES);
+
+	if (!(flags & SP_DNSKEY_FLAG_SEP) || sp_ds_sha256(u->zone, s->dnskey[i], digest) != SP_OK)
+		return 0;
+	for (size_t k = 0; k < u->nds; k++)
+		if (u->ds[k].tag == tag && sodium_memcmp(u->ds[k].digest, digest, sizeof(digest)) ==
+		    0)
+			return 1;
+	return 0;
+}
+
+size_t
+sp_pair_anchor_keys(const sp_pair_settings *s, const sp_pair_uri *u,
+    uint8_t out[][SP_DNSKEY_RDATA_BYTES], size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->ndnskeys && n < max; i++)
+		if (vouched(s, i, u))
+			memcpy(out[n++], s->dnskey[i], SP_DNSKEY_RDATA_BYTES);
+	return n;
+}
+
 int
 sp_pair_check_anchor(const sp_pair_settings *s, const sp_pair_uri *u, sp_errmsg *e)
 {
-	for (size_t i = 0; i < s->ndnskeys; i++) {
-		uint16_t flags = (uint16_t)(s->dnskey[i][0] << 8 | s->dnskey[i][1]);
-		uint8_t digest[SP_DS_SHA256_BYTES];
-		uint16_t tag = sp_keytag(s->dnskey[i], SP_DNSKEY_RDATA_BYTES);
-
-		if (!(flags & SP_DNSKEY_FLAG_SEP) ||
-		    sp_ds_sha256(u->zone, s->dnskey[i], digest) != SP_OK)
-			continue;
-		for (size_t k = 0; k < u->nds; k++)
-			if (u->ds[k].tag == tag && sodium_memcmp(u->ds[k].digest, digest,
-			    sizeof(digest)) == 0)
-				return SP_OK;
-	}
+	for (size_t i = 0; i < s->ndnskeys; i++)
+		if (vouched(s, i, u))
+			return SP_OK;
 	return sp_errf(e, SP_ECRYPTO, "the zone's keys the gateway sent do not match the DS "
 	    "in the pairing code: not the gateway the code was made for");
 }

@@ -339,8 +339,15 @@ sp_pair_token_decode(const char *text, size_t len, const char *what, sp_pair_tok
 			snprintf(t->name, sizeof(t->name), "%s", kv.value);
 			seen |= 2;
 		} else if (strcmp(kv.key, "by") == 0) {
-			if (sp_device_name_check(kv.value, &why) != SP_OK) {
-				rc = sp_errf(e, SP_ECORRUPT, "%s:%u: %s", what, kv.line, why.msg);
+			/* A member's name, or who else asked ("the console"). */
+			size_t bl = strlen(kv.value);
+			int printable = bl > 0 && bl < sizeof(t->by);
+			for (size_t i = 0; printable && i < bl; i++)
+				printable = kv.value[i] >= 0x20 && kv.value[i] < 0x7f &&
+				    kv.value[i] != '"';
+			if (!printable) {
+				rc = sp_errf(e, SP_ECORRUPT, "%s:%u: 'by' must be 1-%zu printable "
+				    "characters", what, kv.line, sizeof(t->by) - 1);
 				break;
 			}
 			snprintf(t->by, sizeof(t->by), "%s", kv.value);

@@ -81,6 +81,7 @@ enum sp_pair_code {
 	SP_PAIR_E_REVOKED,           /* this device key was revoked */
 	SP_PAIR_E_BUSY,              /* rate limited or overloaded: try later */
 	SP_PAIR_E_INTERNAL,          /* the gateway failed to store the device */
+	SP_PAIR_E_MEMBER,            /* this device's key is a member already, by another name */
 };
 
 /* What a device receives. */
@@ -165,6 +166,11 @@ int sp_pair_error_make(const sp_key *gateway, const uint8_t token_id[SP_PAIR_TOK
 /* The check a device makes of the DNSKEYs it received: at least one key
  * with the SEP flag whose DS is in the URI. SP_ECRYPTO otherwise. */
 int sp_pair_check_anchor(const sp_pair_settings *s, const sp_pair_uri *u, sp_errmsg *e);
+/* The device's trust anchor: those DNSKEYs (KSKs, with the SEP flag)
+ * whose DS the code carries; never a ZSK, whose key a rollover retires.
+ * Up to max into out; how many. */
+size_t sp_pair_anchor_keys(const sp_pair_settings *s, const sp_pair_uri *u,
+    uint8_t out[][SP_DNSKEY_RDATA_BYTES], size_t max);
 
 const char *sp_pair_code_name(enum sp_pair_code code);
 

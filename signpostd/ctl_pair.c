@@ -274,6 +274,17 @@ pair_wireguard(sp_daemon *d, const sp_ctl_request *req, sp_ctl_reply *r)
 		sp_ctl_reply_error(r, SP_EEXIST, "a code for '%s' is waiting already", req->word[2]);
 		return;
 	}
+	/* Where the phone will reach the gateway, before it is admitted: a
+	 * configuration without an endpoint would be a member nobody uses. */
+	{
+		char eps[SP_PAIR_MAX_ENDPOINTS][SP_PAIR_ENDPOINT_MAX];
+		int chosen;
+		if (sp_gw_endpoints(d->gw, eps, SP_PAIR_MAX_ENDPOINTS, &chosen) == 0) {
+			sp_ctl_reply_error(r, SP_ECONFIG, "no endpoint to give the phone: set "
+			    "public-endpoint HOST:PORT");
+			return;
+		}
+	}
 	snprintf(dev.name, sizeof(dev.name), "%s", req->word[2]);
 	dev.kind = SP_DEVICE_WIREGUARD;
 	dev.added = sp_clock_wall();

@@ -4,9 +4,9 @@
  * runs the pairing exchange with the gateway the code names and pins,
  * checks the zone's keys against the code's DS, writes the state, and
  * starts signpostd. The key is stored before the gateway is asked and
- * removed again if it says no, so a refused join leaves nothing, and a
- * join admitted but cut short (a full disk, a kill) can be run again
- * with the same code and key.
+ * removed again if it says no, so a refused join leaves nothing; a join
+ * unanswered, or admitted but cut short (a lost answer, a full disk, a
+ * kill), can be run again with the same code and key.
  *
  * The code holds a single-use secret: given as an argument it is wiped
  * from this process's arguments at once, but `signpost join -` (the code
@@ -109,6 +109,8 @@ advice(enum sp_pair_code code)
 		return "make a code for another name";
 	case SP_PAIR_E_BUSY:
 		return "try again in a minute";
+	case SP_PAIR_E_MEMBER:
+		return "this device joined before; revoke that name on the gateway to start anew";
 	default:
 		return "";
 	}
@@ -122,7 +124,7 @@ advice(enum sp_pair_code code)
  */
 static int
 exchange(const sp_pair_uri *u, sp_pair_state *st, const uint8_t *req, size_t len,
-    sp_pair_settings *s)
+    sp_pair_settings *s, int *unanswered)
 {
 	struct sockaddr_storage to[SP_PAIR_MAX_ENDPOINTS];
 	socklen_t tolen[SP_PAIR_MAX_ENDPOINTS];
@@ -148,8 +150,10 @@ exchange(const sp_pair_uri *u, sp_pair_state *st, const uint8_t *req, size_t len
 		int r;
 
 		if (now - start >= EXCHANGE_MS) {
+			*unanswered = 1;
 			rc = cli_error(CLI_FAIL, "the gateway did not answer at %s%s (is signpostd "
-			    "running there, and its UDP port %s reachable from here?)",
+			    "running there, and its UDP port %s reachable from here?); this device's "
+			    "key is kept, so the same join can be run again",
 			    u->endpoint[0], u->nendpoints > 1 ? " or its other addresses" : "",
 			    strrchr(u->endpoint[0], ':') + 1);
 			break;
@@ -287,8 +291,7 @@ write_state(sp_store *store, const sp_pair_uri *u, const sp_pair_settings *s, sp
 			snprintf(gw.endpoint[gw.nendpoints++], 80, "%s", s->endpoint[i]);
 	}
 	memset(&anchor, 0, sizeof(anchor));
-	for (size_t i = 0; i < s->ndnskeys && anchor.n < SP_ANCHOR_MAX; i++)
-		memcpy(anchor.dnskey[anchor.n++], s->dnskey[i], SP_DNSKEY_RDATA_BYTES);
+	anchor.n = sp_pair_anchor_keys(s, u, anchor.dnskey, SP_ANCHOR_MAX);
 	if (sp_cloud_join(store, s->zone, s->name, s->prefix, &gw, &anchor, sp_clock_wall(),
 	    cloud, &e) != SP_OK)
 		return cli_error(CLI_FAIL, "the gateway admitted this device, but its state could "
@@ -359,7 +362,7 @@ cli_join(struct cli *c, int argc, char **argv)
 	sp_key *dev = NULL;
 	sp_errmsg e = { "" };
 	sp_store *store = NULL;
-	int fresh = 0, admitted = 0;
+	int fresh = 0, admitted = 0, unanswered = 0;
 
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (opt == 'q')
@@ -421,7 +424,7 @@ cli_join(struct cli *c, int argc, char **argv)
 		goto out;
 	}
 	sodium_memzero(x_priv, sizeof(x_priv));
-	if ((rc = exchange(u, st, req, len, &s)) != CLI_OK)
+	if ((rc = exchange(u, st, req, len, &s, &unanswered)) != CLI_OK)
 		goto out;
 	admitted = 1;
 	/* What the gateway said must be what the code promised: its key, the
@@ -458,9 +461,10 @@ cli_join(struct cli *c, int argc, char **argv)
 		    cloud.zone, fqdn, a);
 	}
 out:
-	/* A key the gateway did not admit goes again: a failed join leaves
-	 * nothing behind. */
-	if (store != NULL && dev != NULL && fresh && !admitted &&
+	/* A key the gateway refused goes again: a refused join leaves nothing
+	 * behind. One it did not answer stays: the answer may have been lost
+	 * after it admitted the key, and a second run then completes. */
+	if (store != NULL && dev != NULL && fresh && !admitted && !unanswered &&
 	    sp_keystore_remove(store, sp_key_info_of(dev), &e) != SP_OK)
 		fprintf(stderr, "signpost: %s\n", e.msg);
 	sp_store_close(store);

@@ -288,6 +288,19 @@ pair_wireguard(struct cli *c, const char *name, const char *const *qr, size_t nq
 	}
 	sodium_free(conf);
 	cli_fields_free(&f);
+	if (rc != CLI_OK) {
+		/* Nobody will ever have this member's private key: undo it. */
+		struct cli_fields g;
+		snprintf(req, sizeof(req), "device remove %s", name);
+		if (cli_ask(c, req, &g, 10000, &e) == SP_OK) {
+			fprintf(stderr, "signpost: %s was removed again, as its code could not be "
+			    "shown\n", name);
+			cli_fields_free(&g);
+		} else {
+			fprintf(stderr, "signpost: %s could not be removed again (%s): remove it "
+			    "with signpost device remove %s\n", name, e.msg, name);
+		}
+	}
 	return rc;
 }
 

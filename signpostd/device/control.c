@@ -73,6 +73,7 @@ cp_down(sp_member *m, const char *why)
 	m->cp = NULL;
 	m->cp_up = m->cp_hello = 0;
 	m->nincoming = 0;
+	m->incoming_bad = 0;
 	sp_timer_disarm(m->cp_ping);
 	/* Requests die with the connection; waits are asked again after it. */
 	for (size_t i = 0; i < m->npending;)
@@ -161,16 +162,48 @@ on_challenge(sp_member *m, const sp_cp_msg *in)
 	cp_send(m, &msg);
 }
 
+/* The gateway lists this device under another name: it was renamed
+ * there (signpost rename). The cloud file follows, so status and the
+ * next start say the new name. */
+static void
+renamed(sp_member *m)
+{
+	const sp_key *self = sp_daemon_device_key(m->d);
+	sp_cloud c = m->d->cloud;
+	sp_errmsg e;
+
+	for (size_t i = 0; self != NULL && i < m->nlist; i++) {
+		if (m->list[i].kind != SP_CP_KIND_SIGNPOST ||
+		    memcmp(m->list[i].key, sp_key_info_of(self)->pub, SP_KEY_PUBLIC_BYTES) != 0 ||
+		    strcmp(m->list[i].name, c.name) == 0)
+			continue;
+		if (sp_device_name_check(m->list[i].name, &e) != SP_OK)
+			return;
+		snprintf(c.name, sizeof(c.name), "%s", m->list[i].name);
+		if (sp_cloud_save(m->d->store, &c, &e) != SP_OK) {
+			sp_warn("member: renamed %s by the gateway, but %s", c.name, e.msg);
+			return;
+		}
+		sp_info("member: this device was renamed %s.%s by its gateway (it was %s)", c.name,
+		    c.zone, m->d->cloud.name);
+		m->d->cloud = c;
+		return;
+	}
+}
+
 /* A part of the member list; the last one replaces the list. */
 static void
 on_members(sp_member *m, const sp_cp_msg *in)
 {
 	sp_cp_member *nl;
 
-	if (m->nincoming + in->nmembers > CP_LIST_MAX) {
-		sp_warn("member: the gateway's member list is over %d entries; keeping the old one",
-		    CP_LIST_MAX);
+	if (m->incoming_bad || m->nincoming + in->nmembers > CP_LIST_MAX) {
+		/* Too long: this list's parts are dropped, to its last one. */
+		if (!m->incoming_bad)
+			sp_warn("member: the gateway's member list is over %d entries; keeping "
+			    "the old one", CP_LIST_MAX);
 		m->nincoming = 0;
+		m->incoming_bad = in->more != 0;
 		return;
 	}
 	if (in->nmembers > 0) {
@@ -190,6 +223,7 @@ on_members(sp_member *m, const sp_cp_msg *in)
 	m->nlist = m->nincoming;
 	m->incoming = nl;
 	m->nincoming = 0;
+	renamed(m);
 	if (!m->cp_up) {
 		/* Verified, and current: now it is up, and only now does the
 		 * backoff start again from its shortest. */

@@ -39,6 +39,7 @@ struct sp_member {
 	size_t npending;
 	sp_cp_member *list, *incoming;   /* the list, and one arriving in parts */
 	size_t nlist, nincoming;
+	int incoming_bad;                /* the list arriving is too long: dropped */
 };
 
 /* control.c */

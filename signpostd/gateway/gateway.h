@@ -62,6 +62,8 @@ int sp_gw_pair_wait(sp_gateway *g, const uint8_t id[8], uint64_t ticket, sp_gw_p
 /* Drop the waits made with this ticket (their asker left); done runs
  * for each with SP_EIO. Ticket 0 is nobody's. */
 void sp_gw_pair_unwait(sp_gateway *g, uint64_t ticket);
+/* Forget the unused codes a member asked for (it was revoked). */
+void sp_gw_pair_cancel_by(sp_gateway *g, const char *by);
 /* Forget an unused code at once (one that could not be shown). */
 void sp_gw_pair_cancel(sp_gateway *g, const uint8_t id[8]);
 /* Where the code with this id stands: SP_OK waiting, SP_EEXIST used (name

@@ -407,6 +407,7 @@ hello(struct cp_conn *c, const sp_cp_msg *in)
 	if ((old = conn_of(m, c->name)) != NULL)
 		conn_free(old);
 	c->hello = 1;
+	sp_stream_set_timeout(c->s, CP_TIMEOUT_MS);
 	return 1;
 }
 
@@ -531,7 +532,8 @@ on_accept(void *arg, int fd, unsigned events)
 	snprintf(c->name, sizeof(c->name), "%s", dev->name);
 	memcpy(c->key, dev->pub, sizeof(c->key));
 	sp_rng_fill(g->d->rng, c->nonce, sizeof(c->nonce));
-	if (sp_stream_new(g->d->loop, cfd, 0, SP_CP_MSG_MAX, CP_OUT_MAX, CP_TIMEOUT_MS, on_msg,
+	/* HELLO within CP_HELLO_MS, or the stream's deadline ends it. */
+	if (sp_stream_new(g->d->loop, cfd, 0, SP_CP_MSG_MAX, CP_OUT_MAX, CP_HELLO_MS, on_msg,
 	    NULL, on_end, c, &c->s) != SP_OK) {
 		close(cfd);
 		free(c);

@@ -59,6 +59,10 @@ struct sp_gw_pairing {
 	sp_gateway *g;
 	sp_pair_token known[KNOWN_MAX];      /* sodium_malloc: they hold tokens */
 	uint8_t told[KNOWN_MAX];             /* its expiry was logged and waited on */
+	/* Opens per code: a burst of 5, then one a second. A code's id goes
+	 * in the clear, so whoever saw one can send junk under it: this keeps
+	 * that to one code's share of the global budget. */
+	struct { uint32_t tokens; uint64_t at_ms; } opens[KNOWN_MAX];
 	size_t nknown;
 	sp_timer *expiry;
 	struct waiter waiters[KNOWN_MAX];
@@ -109,6 +113,8 @@ token_forget(sp_gw_pairing *p, size_t i)
 	sodium_memzero(&p->known[i], sizeof(p->known[i]));
 	p->known[i] = p->known[--p->nknown];
 	p->told[i] = p->told[p->nknown];
+	p->opens[i] = p->opens[p->nknown];
+	memset(&p->opens[p->nknown], 0, sizeof(p->opens[0]));
 	sodium_memzero(&p->known[p->nknown], sizeof(p->known[p->nknown]));
 }
 
@@ -220,9 +226,15 @@ load_one(void *arg, const char *name)
 	snprintf(what, sizeof(what), "%s/%s", sp_store_where(s), name);
 	/* A damaged token file is one code that no longer works, said in the
 	 * log; the gateway runs on. */
-	if (sp_pair_token_decode((const char *)data, len, what, &p->known[p->nknown], &e) != SP_OK)
-		sp_warn("pairing: %s; the code it holds will be refused", e.msg);
-	else {
+	if (sp_pair_token_decode((const char *)data, len, what, &p->known[p->nknown], &e) !=
+	    SP_OK) {
+		sodium_memzero(&p->known[p->nknown], sizeof(p->known[0]));
+		/* Useless, and it may hold a token: gone. */
+		sp_warn("pairing: %s; the code it held will be refused, and the file is removed",
+		    e.msg);
+		if (sp_store_del(s, name, &e) != SP_OK)
+			sp_warn("pairing: %s", e.msg);
+	} else {
 		/* One that expired before this start was told of then. */
 		p->told[p->nknown] = p->known[p->nknown].expires <= sp_clock_wall();
 		p->nknown++;
@@ -348,9 +360,12 @@ sp_gw_pair_create(sp_gateway *g, const char *name, int64_t ttl, const char *by,
 			    "them expire first", by, PENDING_PER_MEMBER);
 	}
 	on_expiry(p);
-	if (pending_count(p, now) >= PENDING_MAX || make_room(p, now) != SP_OK)
+	if (pending_count(p, now) >= PENDING_MAX)
 		return sp_errf(e, SP_EBUSY, "%d codes are waiting already; use or let "
 		    "them expire first", PENDING_MAX);
+	if (make_room(p, now) != SP_OK)
+		return sp_errf(e, SP_EBUSY, "the gateway remembers %d codes, none of them expired; "
+		    "try again when one has", KNOWN_MAX);
 	t = &p->known[p->nknown];
 	memset(t, 0, sizeof(*t));
 	sp_rng_fill(d->rng, t->token, sizeof(t->token));
@@ -449,6 +464,26 @@ sp_gw_pair_cancel(sp_gateway *g, const uint8_t id[SP_PAIR_TOKEN_ID])
 	}
 }
 
+void
+sp_gw_pair_cancel_by(sp_gateway *g, const char *by)
+{
+	sp_gw_pairing *p = g->pairing;
+
+	for (size_t i = 0; p != NULL && i < p->nknown;) {
+		sp_pair_token *t = &p->known[i];
+		if (!t->used && strcmp(t->by, by) == 0) {
+			char hex[2 * SP_PAIR_TOKEN_ID + 1];
+			id_hex(t->id, hex);
+			sp_info("pairing: code %s for %s cancelled: %s, who asked for it, is no longer a "
+			    "member", hex, t->name, by);
+			wake(p, t->id, SP_ENOENT, t->name, NULL);
+			token_forget(p, i);
+			continue;
+		}
+		i++;
+	}
+}
+
 int
 sp_gw_pair_status(sp_gateway *g, const uint8_t id[SP_PAIR_TOKEN_ID], char name[64],
     uint8_t addr[16])
@@ -518,6 +553,26 @@ rate_ok(sp_gw_pairing *p, const struct sockaddr *from)
 	return 1;
 }
 
+/* 1 if code i may be opened again now. */
+static int
+code_budget_ok(sp_gw_pairing *p, size_t i)
+{
+	uint64_t now = sp_clock_mono_ms();
+
+	if (p->opens[i].at_ms == 0) {
+		p->opens[i].tokens = RATE_BURST;
+		p->opens[i].at_ms = now;
+	}
+	p->opens[i].tokens += (uint32_t)((now - p->opens[i].at_ms) / 1000);
+	p->opens[i].at_ms += (now - p->opens[i].at_ms) / 1000 * 1000;
+	if (p->opens[i].tokens > RATE_BURST)
+		p->opens[i].tokens = RATE_BURST;
+	if (p->opens[i].tokens == 0)
+		return 0;
+	p->opens[i].tokens--;
+	return 1;
+}
+
 /* 1 if the gateway may spend another open (RATE_GLOBAL) or signed
  * refusal (RATE_REFUSALS) this second. */
 static int
@@ -546,11 +601,11 @@ refuse(sp_gateway *g, const uint8_t id[SP_PAIR_TOKEN_ID], const uint8_t e_init[3
 	sp_gw_pairing *p = g->pairing;
 	uint64_t now = sp_clock_mono_ms();
 
-	p->refused++;
 	if (!budget_ok(p, 1)) {
-		p->limited++;
+		p->limited++;   /* not refused: not answered at all */
 		return;
 	}
+	p->refused++;
 	id_hex(id, hex);
 	if (p->log_at == 0 || now - p->log_at >= 1000) {
 		uint64_t add = p->log_at == 0 ? 10 : (now - p->log_at) / 1000;
@@ -657,7 +712,7 @@ request(sp_gateway *g, const uint8_t *msg, size_t len, const struct sockaddr *fr
 		    "new one with 'signpost pair'", from_text, from, fromlen);
 		return;
 	}
-	if (!budget_ok(p, 0)) {
+	if (!code_budget_ok(p, (size_t)(t - p->known)) || !budget_ok(p, 0)) {
 		p->limited++;   /* the device retries every half second */
 		return;
 	}
@@ -702,6 +757,12 @@ request(sp_gateway *g, const uint8_t *msg, size_t len, const struct sockaddr *fr
 	    SP_PAIR_TOKEN_ID) != 0)) {
 		refuse(g, id, e_init, SP_PAIR_E_USED, "this pairing code was used already; each "
 		    "code pairs one device, once", from_text, from, fromlen);
+		goto out;
+	}
+	if (same == NULL && (same = gw_device_by_key(g, req.device_key)) != NULL) {
+		snprintf(why, sizeof(why), "this device's key is a member already, as %s.%s",
+		    same->name, d->cloud.zone);
+		refuse(g, id, e_init, SP_PAIR_E_MEMBER, why, from_text, from, fromlen);
 		goto out;
 	}
 	if (strcmp(req.name, d->cloud.name) == 0 ||

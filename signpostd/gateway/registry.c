@@ -208,6 +208,8 @@ sp_gw_device_revoke(sp_gateway *g, const char *name, sp_errmsg *e)
 	 * never a removed one whose key still works. */
 	if ((rc = sp_revoked_add(g->d->store, g->devs[i].pub, name, sp_clock_wall(), e)) != SP_OK)
 		return rc;
+	/* Codes it asked for die with it: a stolen phone's codes admit nobody. */
+	sp_gw_pair_cancel_by(g, name);
 	return sp_gw_device_remove(g, name, e);
 }
 

@@ -82,6 +82,14 @@ on_deadline(void *arg)
 }
 
 void
+sp_stream_set_timeout(sp_stream *s, unsigned timeout_ms)
+{
+	s->timeout_ms = timeout_ms;
+	if (!s->ended && !s->doomed)
+		sp_timer_arm(s->deadline, timeout_ms);
+}
+
+void
 sp_stream_close(sp_stream *s, const char *why)
 {
 	finish(s, why);

@@ -34,6 +34,8 @@ int sp_stream_new(sp_loop *loop, int fd, int connecting, size_t max_msg, size_t 
 /* Queue one framed message (length prefix included). SP_ESPACE when the
  * peer is not reading and the queue is full: the caller ends the stream. */
 int sp_stream_send(sp_stream *s, const uint8_t *framed, size_t len);
+/* A new deadline, from now (a connection past its hello lives longer). */
+void sp_stream_set_timeout(sp_stream *s, unsigned timeout_ms);
 /* End it from its owner's side: the end callback runs (once), with why. */
 void sp_stream_close(sp_stream *s, const char *why);
 /* The peer's address. */

@@ -378,6 +378,7 @@ until grep -q '^signpost:pair?' "$T/desk.out" 2>/dev/null || [ $i -ge 50 ]; do
 	i=$((i + 1))
 done
 uri_of "$T/desk.out" >"$T/desk.uri"
+[ -s "$T/desk.uri" ] || sed 's/^/# pair on phone: /' "$T/desk.out"
 check "a member makes a code through the gateway (pair on phone)" test -s "$T/desk.uri"
 check "... which the gateway made and logged as asked by phone" \
 	grep -q "pairing: code [0-9a-f]* made for desk, asked by phone" "$T/gw.log"
@@ -407,6 +408,10 @@ check "desk's devices lists phone and the gateway" \
 check "desk pings phone's overlay address, through the gateway" \
 	quiet in_ns "$NS_B" ping -6 -c2 -W2 "$PHONE_ADDR"
 check "... and phone pings desk's" quiet in_ns "$NS_A" ping -6 -c2 -W2 "${DESK_ADDR:-::1}"
+# A code phone asks for now, unused when phone is revoked (section 6).
+sp --state "$D1" pair --name tab3 --qr "png:$T/tab3.png" --uri --no-wait >"$T/tab3.out" \
+	2>/dev/null
+uri_of "$T/tab3.out" >"$T/tab3.uri"
 run_expect "a member cannot make a WireGuard-app code (only the gateway holds the keys)" 1 \
 	"gateway" sp --state "$D1" pair --name tab2 --wireguard --no-wait
 
@@ -430,6 +435,9 @@ member() { sp --state "$G" devices --json | jq -e ".devices[] | select(.name == 
 check "devices no longer lists phone" not member phone
 not_listed() { ! member_lists "$@"; }
 check "... nor does desk's copy of the list" eventually not_listed "$D4" phone
+run_expect "a code phone made before it was revoked is void" 1 \
+	"refused to pair this device (unknown-token)" \
+	in_ns "$NS_C" "$BIN/signpost" --state "$T/tab3" join --no-start - <"$T/tab3.uri"
 # Another program on desk's host reaches the control port from desk's
 # address (the tunnel lets it), but it is not desk's signpostd and cannot
 # sign HELLO: a PAIR it sends first makes no code.
@@ -449,10 +457,17 @@ has_cp_up() { sp --state "$D4" status --json | jq -e '."control-plane" == "up"' 
 check "... (its status says up)" has_cp_up
 # A device removed is gone for good: its old pairing request, replayed
 # with the same code and key, admits nothing.
-quiet sp --state "$G" device remove desk
+# Renamed on the gateway, the member learns its new name.
+quiet sp --state "$G" rename desk desk2
+named() { test "$(sp --state "$D4" status --json | jq -r .name)" = "desk2.$ZONE."; }
+check "a member renamed on the gateway takes its new name (status, cloud file)" \
+	eventually named
+check "... and keeps it in its cloud file" grep -q '^name desk2$' "$D4/cloud"
+quiet sp --state "$G" device remove desk2
 run_expect "a removed device's pairing request, replayed, is refused as used" 3 "refused used" \
 	in_ns "$NS_B" "$BIN/pairtool" join - "$(ls "$D4"/keys/device-*.key)" <"$T/desk.uri"
-check "... and desk is not a member again" not member desk
+neither() { ! member desk && ! member desk2; }
+check "... and it is not a member again" neither
 check "the gateway's wg show no longer lists phone's key" not has_fixed "$(gw_peers)" "${PHONE_X:-none}"
 check "the revoked device's ping of the gateway goes unanswered" \
 	not quiet in_ns "$NS_A" ping -6 -c1 -W1 "$GW_OV"
@@ -577,8 +592,17 @@ CLOSED_RC=$?
 check "a code pointing at a port where nothing listens: did not answer" \
 	test "$CLOSED_RC" -eq 1 -a -n "$(grep "the gateway did not answer at $GW_IP:51999" "$T/closed.log")"
 none_written() { for _n_d; do nothing_written "$T/$_n_d" || return 1; done; }
-check "... and none of these bad codes wrote anything" \
-	none_written foreign nobody closed late mistyped garbage badzone
+check "... and none of the refused or unreadable codes wrote anything" \
+	none_written late mistyped garbage badzone
+# An unanswered join keeps the device's key (the answer may have been lost
+# after the gateway admitted it), and nothing else: a second run is safe.
+key_only() {
+	[ ! -e "$1/cloud" ] && [ -n "$(ls "$1"/keys/device-*.key 2>/dev/null)" ] &&
+		[ -z "$(find "$1" -type f ! -name lock ! -path "$1/keys/*" 2>/dev/null)" ]
+}
+keys_only() { for _k_d; do key_only "$T/$_k_d" || return 1; done; }
+check "... and the unanswered ones kept this device's key and nothing else" \
+	keys_only foreign nobody closed
 run_expect "after all that, the code itself still pairs" 0 "Joined $ZONE. as mallory.$ZONE." \
 	in_ns "$NS_A" "$BIN/signpost" --state "$T/mallory" join --no-start - <"$T/mallory.out"
 

@@ -417,6 +417,19 @@ test_anchor_must_match_the_ds(void **state)
 	s = settings();
 	s.dnskey[0][1] &= (uint8_t)~SP_DNSKEY_FLAG_SEP;
 	assert_int_equal(sp_pair_check_anchor(&s, &F.uri, &e), SP_ECRYPTO);
+	/* The anchor kept is the KSK the DS names, never a ZSK beside it:
+	 * a retired ZSK's key must not stay trusted. */
+	{
+		uint8_t keys[4][SP_DNSKEY_RDATA_BYTES];
+		s = settings();
+		sp_dnskey_rdata(SP_DNSKEY_FLAG_ZONE, sp_key_info_of(F.other)->pub, s.dnskey[1]);
+		memcpy(s.dnskey[2], s.dnskey[1], SP_DNSKEY_RDATA_BYTES);
+		memcpy(s.dnskey[2], s.dnskey[0], 4);   /* the KSK's flags, another key */
+		s.ndnskeys = 3;
+		assert_int_equal(sp_pair_anchor_keys(&s, &F.uri, keys, 4), 1);
+		assert_memory_equal(keys[0], s.dnskey[0], SP_DNSKEY_RDATA_BYTES);
+		assert_int_equal(sp_pair_anchor_keys(&s, &F.uri, keys, 0), 0);
+	}
 }
 
 /* The same randomness gives the same messages: the core takes only what
