@@ -104,7 +104,7 @@ done
 sed 's/^[^ ]* //' "$T/gateway.log"
 
 say "signpost pair --name phone   (on the gateway: the code for the phone to scan)"
-sp --state "$G" pair --name phone --qr terminal --qr "png:$T/phone.png" >"$T/pair.out" \
+sp --state "$G" pair --name phone --qr terminal --qr "png:$T/phone.png" --wait >"$T/pair.out" \
 	2>"$T/pair.err" &
 PAIR=$!
 i=0

@@ -19,7 +19,7 @@ static const struct {
 } commands[] = {
 	{ "init", cli_init, "init --zone ZONE --name NAME [--passphrase-file FILE]" },
 	{ "pair", cli_pair, "pair --name NAME [--ttl 10m] [--qr terminal|png:FILE|svg:FILE] [--uri]\n"
-	    "                [--no-wait] [--wireguard]" },
+	    "                [--wait|--no-wait] [--wireguard]" },
 	{ "join", cli_join, "join URI | join - | join --qr-image FILE   [--no-start] [--interface NAME]" },
 	{ "devices", cli_devices, "devices [--json]" },
 	{ "revoke", cli_revoke, "revoke NAME" },

@@ -1,6 +1,7 @@
 /*
  * signpost pair: a QR code that pairs a new device (docs/pairing.md), in
- * the terminal or as a PNG or SVG file; then, unless --no-wait, waiting until
+ * the terminal or as a PNG or SVG file; then, in a terminal (or with
+ * --wait) and unless --no-wait, waiting until
  * the device has joined. With --wireguard, the QR code is a WireGuard
  * configuration the official apps import, whose key pair is made here and
  * whose private half leaves this process only inside the code.
@@ -34,7 +35,7 @@ static int
 usage(void)
 {
 	fprintf(stderr, "usage: signpost pair --name NAME [--ttl 10m] "
-	    "[--qr terminal|png:FILE|svg:FILE]... [--uri] [--no-wait] [--wireguard]\n");
+	    "[--qr terminal|png:FILE|svg:FILE]... [--uri] [--wait|--no-wait] [--wireguard]\n");
 	return CLI_USAGE;
 }
 
@@ -167,7 +168,7 @@ on_int(int signo)
 	interrupted = 1;
 }
 
-/* Wait until the device joins or the code expires (--no-wait: do not). */
+/* Wait until the device joins or the code expires. */
 static int
 wait_join(struct cli *c, const char *id, long ttl)
 {
@@ -217,7 +218,7 @@ pair_signpost(struct cli *c, const char *name, long ttl, const char *const *qr, 
 		    "(and paste the code)\nIt pairs %s once, within %ld s.\n",
 		    cli_field(&f, "name"), ttl);
 	}
-	if (rc == CLI_OK && wait) {
+	if (rc == CLI_OK && (wait == 2 || (wait == 1 && isatty(STDOUT_FILENO)))) {
 		char id[32];
 		/* The code must be out before the wait, wherever stdout goes. */
 		fflush(stdout);
@@ -313,11 +314,14 @@ cli_pair(struct cli *c, int argc, char **argv)
 		{ "qr", required_argument, NULL, 'q' },
 		{ "uri", no_argument, NULL, 'u' },
 		{ "no-wait", no_argument, NULL, 'W' },
+		{ "wait", no_argument, NULL, 'A' },
 		{ "wireguard", no_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *name = NULL, *qr[QR_MAX] = { "terminal" };
 	size_t nqr = 0;
+	/* Waiting for the join is for someone watching: in a terminal, or
+	 * asked for with --wait (a script that wants to know). */
 	int show_uri = 0, wait = 1, wireguard = 0, opt;
 	long ttl = TTL_DEFAULT;
 	sp_errmsg e;
@@ -337,6 +341,7 @@ cli_pair(struct cli *c, int argc, char **argv)
 			break;
 		case 'u': show_uri = 1; break;
 		case 'W': wait = 0; break;
+		case 'A': wait = 2; break;
 		case 'w': wireguard = 1; break;
 		default: return usage();
 		}

@@ -369,7 +369,7 @@ done
 # gateway, and waits for its use; desk joins with it, and then the two
 # members reach each other through the gateway.
 D4=$T/d4
-spawn "$NS_A" "$T/desk.out" /dev/null "$BIN/signpost" --state "$D1" pair --name desk --uri \
+spawn "$NS_A" "$T/desk.out" /dev/null "$BIN/signpost" --state "$D1" pair --name desk --uri --wait \
 	--qr "png:$T/desk.png" --ttl 60
 DESK_PAIR=$SPAWNED
 i=0
@@ -382,8 +382,8 @@ uri_of "$T/desk.out" >"$T/desk.uri"
 check "a member makes a code through the gateway (pair on phone)" test -s "$T/desk.uri"
 check "... which the gateway made and logged as asked by phone" \
 	grep -q "pairing: code [0-9a-f]* made for desk, asked by phone" "$T/gw.log"
-run_expect "desk joins with the member's code" 0 "Joined $ZONE. as desk.$ZONE." \
-	in_ns "$NS_B" "$BIN/signpost" --state "$D4" join --interface "$IFM" - <"$T/desk.uri"
+run_expect "desk joins by the QR image of the member's code" 0 "Joined $ZONE. as desk.$ZONE." \
+	in_ns "$NS_B" "$BIN/signpost" --state "$D4" join --interface "$IFM" --qr-image "$T/desk.png"
 wait "$DESK_PAIR"
 DESK_PAIR_RC=$?
 DESK_ADDR=$(sp --state "$G" devices --json | jq -r '.devices[] | select(.name == "desk") | .address')
@@ -405,6 +405,7 @@ eventually() {
 check "phone's devices lists desk" eventually member_lists "$D1" desk
 check "desk's devices lists phone and the gateway" \
 	eventually member_lists "$D4" phone && member_lists "$D4" gw
+check "desk pings the gateway's overlay address" quiet in_ns "$NS_B" ping -6 -c2 -W2 "$GW_OV"
 check "desk pings phone's overlay address, through the gateway" \
 	quiet in_ns "$NS_B" ping -6 -c2 -W2 "$PHONE_ADDR"
 check "... and phone pings desk's" quiet in_ns "$NS_A" ping -6 -c2 -W2 "${DESK_ADDR:-::1}"
