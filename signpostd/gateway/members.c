@@ -72,6 +72,7 @@ struct sp_gw_members {
 	size_t nasked;
 	struct addr_entry *addrs;
 	size_t naddrs;
+	int addrs_stale;             /* the registry changed: index again when asked */
 	uint64_t refused, messages, log_second;
 	unsigned log_suppressed;
 };
@@ -193,12 +194,18 @@ index_addresses(sp_gateway *g)
 static const sp_device *
 member_at(sp_gateway *g, const struct sockaddr_storage *ss)
 {
-	const sp_gw_members *m = g->members;
+	sp_gw_members *m = g->members;
 	struct addr_entry key;
 	const struct addr_entry *hit;
 
 	if (ss->ss_family != AF_INET6)
 		return NULL;
+	if (m->addrs_stale) {
+		/* Indexed when a connection needs it, not at every change: a
+		 * gateway adding thousands of devices hashes each once. */
+		index_addresses(g);
+		m->addrs_stale = 0;
+	}
 	memcpy(key.addr, ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr, 16);
 	hit = m->naddrs ? bsearch(&key, m->addrs, m->naddrs, sizeof(*m->addrs), cmp_addr) : NULL;
 	return hit != NULL ? &g->devs[hit->dev] : NULL;
@@ -212,7 +219,9 @@ gw_members_changed(sp_gateway *g)
 
 	if (m == NULL)
 		return;
-	index_addresses(g);
+	m->addrs_stale = 1;
+	if (m->nconns == 0)
+		return;   /* nobody to tell */
 	if ((msg = malloc(sizeof(*msg))) == NULL)
 		return;
 	for (size_t i = 0; i < m->nconns;) {
