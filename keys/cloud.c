@@ -270,10 +270,11 @@ sp_gateway_info_decode(const char *text, size_t len, const char *what, sp_gatewa
 			g->control_port = (uint16_t)p;
 			seen |= 4;
 		} else if (strcmp(kv.key, "endpoint") == 0) {
-			if (g->nendpoints == SP_GATEWAY_ENDPOINTS || strlen(kv.value) >= 80)
+			size_t n = strlen(kv.value);
+			if (g->nendpoints == SP_GATEWAY_ENDPOINTS || n >= sizeof(g->endpoint[0]))
 				return sp_errf(e, SP_ECORRUPT, "%s:%u: too many endpoints, or too long",
 				    what, kv.line);
-			snprintf(g->endpoint[g->nendpoints++], 80, "%s", kv.value);
+			memcpy(g->endpoint[g->nendpoints++], kv.value, n + 1);
 		} else {
 			return sp_errf(e, SP_ECORRUPT, "%s:%u: unknown field '%s'", what, kv.line,
 			    kv.key);
