@@ -19,6 +19,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A string already checked to fit (a device name, a printable 'by'):
+ * copied, cut at cap - 1 all the same. */
+static void
+copy_str(char *out, size_t cap, const char *in)
+{
+	size_t n = strnlen(in, cap - 1);
+
+	memcpy(out, in, n);
+	out[n] = '\0';
+}
+
 #define SCHEME "signpost:pair?"
 
 static void
@@ -226,7 +237,7 @@ sp_pair_uri_parse(const char *text, size_t len, sp_pair_uri *u, sp_errmsg *e)
 			if (seen_n++ || sp_device_name_check(value, &why) != SP_OK)
 				rc = sp_errf(e, SP_EINVAL, "the pairing code's device name is malformed");
 			else
-				snprintf(u->name, sizeof(u->name), "%s", value);
+				copy_str(u->name, sizeof(u->name), value);
 		} else if (KEY('k')) {
 			uint8_t x[32];
 			if (seen_k++ || !b64_exact(value, u->gateway_key, sizeof(u->gateway_key)) ||
@@ -336,7 +347,7 @@ sp_pair_token_decode(const char *text, size_t len, const char *what, sp_pair_tok
 				rc = sp_errf(e, SP_ECORRUPT, "%s:%u: %s", what, kv.line, why.msg);
 				break;
 			}
-			snprintf(t->name, sizeof(t->name), "%s", kv.value);
+			copy_str(t->name, sizeof(t->name), kv.value);
 			seen |= 2;
 		} else if (strcmp(kv.key, "by") == 0) {
 			/* A member's name, or who else asked ("the console"). */
@@ -350,7 +361,7 @@ sp_pair_token_decode(const char *text, size_t len, const char *what, sp_pair_tok
 				    "characters", what, kv.line, sizeof(t->by) - 1);
 				break;
 			}
-			snprintf(t->by, sizeof(t->by), "%s", kv.value);
+			copy_str(t->by, sizeof(t->by), kv.value);
 		} else if (strcmp(kv.key, "created") == 0 || strcmp(kv.key, "expires") == 0) {
 			int64_t *at = kv.key[0] == 'c' ? &t->created : &t->expires;
 			if (sp_time_parse(kv.value, at) != SP_OK) {
