@@ -61,6 +61,10 @@ void sp_wg_peer_set_psk(sp_wg_peer *p, const uint8_t psk[SP_WG_KEY]);
 void sp_wg_peer_copy_psk(sp_wg_peer *to, const sp_wg_peer *from);
 /* Forget a peer and every key of it; p is freed. */
 void sp_wg_peer_remove(sp_wg *wg, sp_wg_peer *p);
+/* Close p's sessions: every key wiped, a handshake in progress abandoned.
+ * The peer stays; the next packet for it starts a new handshake (an idle
+ * tunnel closed, docs/relay.md). */
+void sp_wg_peer_close(sp_wg *wg, sp_wg_peer *p);
 sp_wg_peer *sp_wg_peer_find(const sp_wg *wg, const uint8_t pub[SP_WG_KEY]);
 const uint8_t *sp_wg_peer_public(const sp_wg_peer *p);
 /* The adapter's own data for a peer (its endpoint, allowed IPs). */
@@ -70,6 +74,8 @@ void *sp_wg_peer_user(const sp_wg_peer *p);
 /* Whether the peer has a session that may send now, and since when (ms). */
 int sp_wg_peer_has_session(const sp_wg_peer *p, uint64_t now_ms);
 uint64_t sp_wg_peer_last_handshake_ms(const sp_wg_peer *p);
+/* The last data (not keepalives) sent or received, monotonic ms; 0: none. */
+uint64_t sp_wg_peer_last_data_ms(const sp_wg_peer *p);
 
 /*
  * Write a handshake initiation for p (148 bytes). wall_s/wall_ns is the

@@ -315,6 +315,25 @@ sp_wg_peer_remove(sp_wg *wg, sp_wg_peer *p)
 	free(p);
 }
 
+uint64_t
+sp_wg_peer_last_data_ms(const sp_wg_peer *p)
+{
+	return p->last_sent_data_ms > p->last_received_data_ms ? p->last_sent_data_ms :
+	    p->last_received_data_ms;
+}
+
+void
+sp_wg_peer_close(sp_wg *wg, sp_wg_peer *p)
+{
+	idx_remove(wg, &p->hs.idx);
+	p->hs.state = HS_NONE;
+	sodium_memzero(p->hs.eph_priv, sizeof(p->hs.eph_priv));
+	drop_keypair(wg, &p->current);
+	drop_keypair(wg, &p->previous);
+	drop_keypair(wg, &p->next);
+	p->attempt_start_ms = 0;
+}
+
 sp_wg_peer *
 sp_wg_peer_find(const sp_wg *wg, const uint8_t pub[SP_WG_KEY])
 {
