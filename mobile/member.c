@@ -9,6 +9,9 @@
 enum {
 	F_VERSION = 1, F_SEQ, F_NAME, F_TTL, F_TEXT, F_CODE, F_TOKEN_ID, F_ADDR, F_MEMBER,
 	F_NONCE, F_SIG, F_MORE, F_CHOSEN,
+	F_RELAY_SLOTS,      /* MEMBERS: each listed member's relay slot, u32 each, in order */
+	F_RELAY_KEY,        /* MEMBERS: the receiver's own relay key (first part) */
+	F_RELAY_SELF,       /* MEMBERS: the receiver's own relay slot (first part) */
 };
 
 void
@@ -71,6 +74,21 @@ sp_cp_encode(const sp_cp_msg *m, uint8_t *out, size_t cap, size_t *len)
 			memcpy(rec + 33, x->addr, 16);
 			memcpy(rec + 49, x->name, nl);
 			put_field(&w, F_MEMBER, rec, 49 + nl);
+		}
+		{
+			uint8_t slots[4 * SP_CP_MAX_MEMBERS];
+			for (size_t i = 0; i < m->nmembers; i++) {
+				uint32_t v = m->members[i].relay;
+				slots[4 * i] = (uint8_t)(v >> 24);
+				slots[4 * i + 1] = (uint8_t)(v >> 16);
+				slots[4 * i + 2] = (uint8_t)(v >> 8);
+				slots[4 * i + 3] = (uint8_t)v;
+			}
+			put_field(&w, F_RELAY_SLOTS, slots, 4 * m->nmembers);
+		}
+		if (m->relay_self != 0) {
+			put_u32(&w, F_RELAY_SELF, m->relay_self);
+			put_field(&w, F_RELAY_KEY, m->relay_key, sizeof(m->relay_key));
 		}
 		put_u32(&w, F_MORE, m->more);
 		break;
@@ -137,6 +155,8 @@ int
 sp_cp_decode(const uint8_t *msg, size_t len, sp_cp_msg *m)
 {
 	sp_wire r = sp_wire_reader(msg, len);
+	const uint8_t *slots = NULL;
+	size_t nslots = 0;
 	int rc = SP_OK;
 
 	memset(m, 0, sizeof(*m));
@@ -157,6 +177,7 @@ sp_cp_decode(const uint8_t *msg, size_t len, sp_cp_msg *m)
 		case F_CODE:
 		case F_MORE:
 		case F_CHOSEN:
+		case F_RELAY_SELF:
 			if (l != 4)
 				return SP_EPROTO;
 			if (t == F_VERSION)
@@ -167,6 +188,8 @@ sp_cp_decode(const uint8_t *msg, size_t len, sp_cp_msg *m)
 				m->ttl = u32_of(v);
 			else if (t == F_MORE)
 				m->more = u32_of(v);
+			else if (t == F_RELAY_SELF)
+				m->relay_self = u32_of(v);
 			else if (t == F_CHOSEN)
 				m->chosen = u32_of(v);
 			else
@@ -212,13 +235,29 @@ sp_cp_decode(const uint8_t *msg, size_t len, sp_cp_msg *m)
 				m->nmembers++;
 			break;
 		}
+		case F_RELAY_KEY:
+			if (l != sizeof(m->relay_key))
+				return SP_EPROTO;
+			memcpy(m->relay_key, v, l);
+			break;
+		case F_RELAY_SLOTS:
+			if (l % 4 != 0 || l / 4 > SP_CP_MAX_MEMBERS)
+				return SP_EPROTO;
+			slots = v;
+			nslots = l / 4u;
+			break;
 		default:
 			break;   /* a newer side's field */
 		}
 	}
 	if (rc != SP_OK || sp_wire_err(&r) != SP_OK) {
 		sodium_memzero(m->text, sizeof(m->text));
+		sodium_memzero(m->relay_key, sizeof(m->relay_key));
 		return SP_EPROTO;
 	}
+	/* Slots apply to the members in the order they came, whatever the
+	 * fields' order. */
+	for (size_t i = 0; i < nslots && i < m->nmembers; i++)
+		m->members[i].relay = u32_of(slots + 4 * i);
 	return SP_OK;
 }

@@ -52,6 +52,7 @@ typedef struct sp_cp_member {
 	uint8_t kind;
 	uint8_t key[SP_KEY_PUBLIC_BYTES];   /* Ed25519, or X25519 for WireGuard apps */
 	uint8_t addr[16];
+	uint32_t relay;                     /* its relay slot (docs/relay.md); 0: none */
 } sp_cp_member;
 
 #define SP_CP_MAX_MEMBERS 128
@@ -72,6 +73,8 @@ typedef struct sp_cp_msg {
 	uint32_t more;                      /* MEMBERS: 1 if another part follows */
 	uint32_t chosen;                    /* PAIR_OK: the code offers addresses the
 	                                     * gateway chose (no public-endpoint) */
+	uint32_t relay_self;                /* MEMBERS: the receiver's relay slot; 0: none */
+	uint8_t relay_key[8];               /* MEMBERS: and its key (secret to it) */
 	sp_cp_member members[SP_CP_MAX_MEMBERS];   /* in one part */
 	size_t nmembers;
 } sp_cp_msg;

@@ -5,7 +5,8 @@
 # something is missing.
 set -eu
 
-# Build: compiler, CMake, pkg-config, and the chosen libraries.
+# Build: compiler, CMake, pkg-config, and the chosen libraries (GLib and
+# GDBus, gio-2.0, come with libnice-dev, which depends on libglib2.0-dev).
 BUILD="gcc make cmake pkg-config clang libldns-dev libsodium-dev libnice-dev
 libcurl4-openssl-dev libssl-dev libqrencode-dev libcmocka-dev libzbar-dev
 libpng-dev libjpeg-dev"
@@ -21,11 +22,12 @@ libpng-dev libjpeg-dev"
 #   faketime: TSIG requests signed at another time; zbar-tools, librsvg2-bin:
 #   zbarimg decodes the pairing QR codes, rsvg-convert renders the SVG one;
 #   nftables: the lab's NATs; tcpdump: what the gateway sees of relayed
-#   traffic; coturn, miniupnpd-nftables: TURN and UPnP-IGD in the lab.
+#   traffic; coturn, miniupnpd-nftables: TURN and UPnP-IGD in the lab;
+#   dbus, python3-dbusmock: a private bus and a mock systemd-resolved.
 TEST="ldnsutils bind9-dnsutils unbound iproute2 procps jq knot-dnsutils nsd
 openssh-client dnsperf wireguard-go wireguard-tools iputils-ping netcat-openbsd
 iperf3 util-linux faketime zbar-tools librsvg2-bin nftables tcpdump coturn
-miniupnpd-nftables"
+miniupnpd-nftables dbus python3-dbusmock"
 # The gateway image (make unikernel): Debian's kernel source and what its
 # build needs, cpio to list the initramfs, QEMU to boot it.
 UNIKERNEL="linux-source-6.1 bc flex bison libelf-dev cpio xz-utils

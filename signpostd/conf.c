@@ -19,7 +19,8 @@ enum {
 	OPT_STATE, OPT_LOG, OPT_LOG_LEVEL, OPT_PASSPHRASE_FILE, OPT_DNS_LISTEN,
 	OPT_ZONE_NS, OPT_ZONE_ADDRESS, OPT_ZONE_TTL, OPT_RRL_RATE, OPT_TSIG_KEY,
 	OPT_SECONDARY, OPT_ZONE_KEY_TTL, OPT_ZSK_LIFETIME, OPT_PROPAGATION_DELAY, OPT_INTERFACE,
-	OPT_INTERFACE_IPV4, OPT_DNS_TCP_TIMEOUT, OPT_LISTEN_PORT, OPT_PUBLIC_ENDPOINT, OPT_COUNT
+	OPT_INTERFACE_IPV4, OPT_DNS_TCP_TIMEOUT, OPT_LISTEN_PORT, OPT_PUBLIC_ENDPOINT,
+	OPT_IDLE_TIMEOUT, OPT_DNS_UPSTREAM, OPT_COUNT
 };
 
 struct option_def {
@@ -339,6 +340,36 @@ set_interface_ipv4(sp_conf *c, const char *value, const char **why)
 	return SP_OK;
 }
 
+static int
+set_idle_timeout(sp_conf *c, const char *value, const char **why)
+{
+	return set_number(value, 10, 86400, &c->idle_timeout, why);
+}
+
+/* Where a member sends names outside its zone: ADDR:PORT, or "none" to
+ * refuse them. */
+static int
+set_dns_upstream(sp_conf *c, const char *value, const char **why)
+{
+	if (strcmp(value, "none") == 0) {
+		c->dns_upstream_none = 1;
+		c->dns_upstream_len = 0;
+		return SP_OK;
+	}
+	if (sp_addr_parse(value, &c->dns_upstream, &c->dns_upstream_len) != SP_OK) {
+		*why = "must be ADDRESS:PORT ([v6]:port for IPv6) or none";
+		return SP_ECONFIG;
+	}
+	c->dns_upstream_none = 0;
+	return SP_OK;
+}
+
+int
+sp_conf_set_dns_upstream(sp_conf *c, const char *value, const char **why)
+{
+	return set_dns_upstream(c, value, why);
+}
+
 static const struct option_def options[OPT_COUNT] = {
 	[OPT_STATE] = { "state", set_state, 0 },
 	[OPT_LOG] = { "log", set_log, 0 },
@@ -359,6 +390,8 @@ static const struct option_def options[OPT_COUNT] = {
 	[OPT_DNS_TCP_TIMEOUT] = { "dns-tcp-timeout", set_dns_tcp_timeout, 0 },
 	[OPT_LISTEN_PORT] = { "listen-port", sp_conf_set_listen_port, 0 },
 	[OPT_PUBLIC_ENDPOINT] = { "public-endpoint", sp_conf_add_public_endpoint, 1 },
+	[OPT_IDLE_TIMEOUT] = { "idle-timeout", set_idle_timeout, 0 },
+	[OPT_DNS_UPSTREAM] = { "dns-upstream", set_dns_upstream, 0 },
 };
 
 void
@@ -371,6 +404,7 @@ sp_conf_init(sp_conf *c)
 	c->zsk_lifetime = -1;
 	c->propagation_delay = -1;
 	c->dns_tcp_timeout = -1;
+	c->idle_timeout = -1;
 	c->listen_port = -1;
 	sp_zone_config_default(&c->zone);
 }
@@ -549,6 +583,15 @@ sp_conf_print(const sp_conf *c, FILE *f)
 	fprintf(f, "propagation-delay %ld\n", c->propagation_delay < 0 ? 300L : c->propagation_delay);
 	fprintf(f, "rrl-rate %ld\n", c->rrl_rate < 0 ? 20L : c->rrl_rate);
 	fprintf(f, "dns-tcp-timeout %ld\n", c->dns_tcp_timeout < 0 ? 10L : c->dns_tcp_timeout);
+	fprintf(f, "idle-timeout %ld\n", c->idle_timeout < 0 ? (long)SP_DEFAULT_IDLE_TIMEOUT :
+	    c->idle_timeout);
+	if (c->dns_upstream_none) {
+		fprintf(f, "dns-upstream none\n");
+	} else if (c->dns_upstream_len) {
+		char a[80];
+		fprintf(f, "dns-upstream %s\n",
+		    sp_addr_format((const struct sockaddr *)&c->dns_upstream, a, sizeof(a)));
+	}
 	for (size_t i = 0; i < c->ntsig; i++)
 		fprintf(f, "# tsig-key %s (secret not shown)\n", c->tsig[i].name);
 	for (size_t i = 0; i < c->nsecondary; i++) {

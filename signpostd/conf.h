@@ -20,6 +20,7 @@
 /* WireGuard's port unless listen-port says otherwise: fixed, so a home
  * router can forward it. */
 #define SP_DEFAULT_LISTEN_PORT 51820
+#define SP_DEFAULT_IDLE_TIMEOUT 300
 
 typedef struct sp_conf {
 	char state_dir[4096];        /* "" = not set */
@@ -41,6 +42,14 @@ typedef struct sp_conf {
 	/* Where the gateway can be reached, for pairing codes (HOST:PORT). */
 	char public_endpoint[SP_CONF_MAX_ENDPOINTS][80];
 	size_t npublic_endpoint;
+	/* The device role: idle tunnels to members close after idle_timeout
+	 * s (-1: SP_DEFAULT_IDLE_TIMEOUT); names outside the zone go to
+	 * dns_upstream (unset: the system's, from /etc/resolv.conf), or are
+	 * refused (dns_upstream_none). */
+	long idle_timeout;
+	struct sockaddr_storage dns_upstream;
+	socklen_t dns_upstream_len;
+	int dns_upstream_none;
 	uint8_t interface_ipv4[4];   /* its IPv4 address, if interface_ipv4_prefix */
 	unsigned interface_ipv4_prefix;
 	/* Zone transfers: TSIG keys (HMAC-SHA256) and secondaries to NOTIFY. */
@@ -69,6 +78,8 @@ int sp_conf_add_listen(sp_conf *c, const char *text, const char **why);
 /* The --listen-port and --public-endpoint flags. */
 int sp_conf_set_listen_port(sp_conf *c, const char *value, const char **why);
 int sp_conf_add_public_endpoint(sp_conf *c, const char *value, const char **why);
+/* The --dns-upstream flag. */
+int sp_conf_set_dns_upstream(sp_conf *c, const char *value, const char **why);
 
 void sp_conf_init(sp_conf *c);
 /* Wipe the secrets (TSIG) and everything else; c is then as after init. */

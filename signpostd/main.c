@@ -26,6 +26,7 @@ usage(FILE *f)
 	    "usage: signpostd [--state DIR] [--config FILE] [--passphrase-file FILE]\n"
 	    "                 [--dns-listen ADDR:PORT ...] [--interface NAME]\n"
 	    "                 [--listen-port PORT] [--public-endpoint HOST:PORT ...]\n"
+	    "                 [--dns-upstream ADDR:PORT|none]\n"
 	    "                 [--syslog] [--log-level LEVEL]\n"
 	    "                 [-n] [-h] [-V]\n"
 	    "\n"
@@ -33,7 +34,11 @@ usage(FILE *f)
 	    "                         else /var/lib/signpost for root)\n"
 	    "  --config FILE          configuration file (docs/signpost.conf.md)\n"
 	    "  --passphrase-file FILE passphrase for sealed private keys\n"
-	    "  --dns-listen ADDR:PORT serve the zone here (gateway; repeatable)\n"
+	    "  --dns-listen ADDR:PORT serve the zone here (gateway), or run the\n"
+	    "                         validating resolver here (member; default its\n"
+	    "                         overlay address, port 53); repeatable\n"
+	    "  --dns-upstream ADDR:PORT|none  a member's resolver for names outside\n"
+	    "                         the zone (default: /etc/resolv.conf's first)\n"
 	    "  --interface NAME       the WireGuard tunnel interface (default sp0;\n"
 	    "                         none: no tunnel)\n"
 	    "  --listen-port PORT     WireGuard's UDP port (default 51820; 0: any)\n"
@@ -58,6 +63,7 @@ main(int argc, char **argv)
 		{ "listen-port", required_argument, NULL, 'P' },
 		{ "public-endpoint", required_argument, NULL, 'E' },
 		{ "interface", required_argument, NULL, 'i' },
+		{ "dns-upstream", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -113,6 +119,14 @@ main(int argc, char **argv)
 			}
 			break;
 		}
+		case 'u': {
+			const char *why;
+			if (sp_conf_set_dns_upstream(&flags, optarg, &why) != SP_OK) {
+				fprintf(stderr, "signpostd: --dns-upstream %s: %s\n", optarg, why);
+				return 2;
+			}
+			break;
+		}
 		case 'n': check_only = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("signpostd %s\n", SP_VERSION); return 0;
@@ -146,6 +160,11 @@ main(int argc, char **argv)
 	if (flags.npublic_endpoint > 0) {
 		memcpy(conf->public_endpoint, flags.public_endpoint, sizeof(conf->public_endpoint));
 		conf->npublic_endpoint = flags.npublic_endpoint;
+	}
+	if (flags.dns_upstream_none || flags.dns_upstream_len) {
+		conf->dns_upstream = flags.dns_upstream;
+		conf->dns_upstream_len = flags.dns_upstream_len;
+		conf->dns_upstream_none = flags.dns_upstream_none;
 	}
 	if (flags.ndns_listen > 0) {
 		memcpy(conf->dns_listen, flags.dns_listen, sizeof(conf->dns_listen));

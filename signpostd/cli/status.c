@@ -42,6 +42,19 @@ print_text(const struct cli_fields *f)
 		    cli_field(f, "control-plane"), hs != NULL && hs[0] != '-' ? hs : "never",
 		    hs != NULL && hs[0] != '-' ? " s ago" : "");
 	}
+	if (cli_field_find(f, "resolver") != NULL)
+		printf("  resolver: %s\n", cli_field(f, "resolver"));
+	{
+		int any = 0;
+		for (size_t i = 0; i < f->n; i++)
+			if (strcmp(f->name[i], "member-peers[]") == 0) {
+				if (!any++)
+					printf("  members (the path to each; direct paths come with ICE):\n");
+				printf("    %s\n", f->value[i]);
+			}
+	}
+	if (cli_field_find(f, "relay") != NULL)
+		printf("  relay:   %s\n", cli_field(f, "relay"));
 	if (cli_field_find(f, "tunnel") != NULL) {
 		size_t npeers = 0, shown = 0;
 		printf("  tunnel:  %s, WireGuard on UDP %s, %s packets dropped (%s)\n", cli_field(f, "tunnel"),

@@ -216,6 +216,9 @@ on_members(sp_member *m, const sp_cp_msg *in)
 		memcpy(m->incoming + m->nincoming, in->members, in->nmembers * sizeof(*nl));
 		m->nincoming += in->nmembers;
 	}
+	/* Our way into the relay comes in the list's first part. */
+	if (in->relay_self != 0)
+		peers_relay_self(m, in->relay_self, in->relay_key);
 	if (in->more)
 		return;
 	nl = m->list;
@@ -224,6 +227,7 @@ on_members(sp_member *m, const sp_cp_msg *in)
 	m->incoming = nl;
 	m->nincoming = 0;
 	renamed(m);
+	peers_sync(m);
 	if (!m->cp_up) {
 		/* Verified, and current: now it is up, and only now does the
 		 * backoff start again from its shortest. */
@@ -290,6 +294,7 @@ on_msg(void *arg, const uint8_t *buf, size_t len)
 		break;   /* PONG, or a newer gateway's message */
 	}
 	sodium_memzero(in->text, sizeof(in->text));
+	sodium_memzero(in->relay_key, sizeof(in->relay_key));
 	free(in);
 }
 

@@ -8,6 +8,7 @@
 #include "daemon.h"
 #include "member_int.h"
 #include "sp_log.h"
+#include "resolved.h"
 #include "tunnel.h"
 
 /* Often enough that a NAT in the way keeps its mapping (they forget idle
@@ -90,6 +91,18 @@ sp_member_start(sp_daemon *d, sp_errmsg *e)
 		return rc;
 	sp_info("member: of %s, through the gateway at %s", d->cloud.zone,
 	    m->endpoint[0] ? m->endpoint : "(unknown yet)");
+	if ((rc = dr_start(m, e)) != SP_OK || (rc = peers_start(m, e)) != SP_OK)
+		return rc;
+	/* Programs find the zone's names through systemd-resolved, where it
+	 * runs, when the resolver is where resolved can be told of it: on
+	 * the overlay address, port 53 (the default). */
+	if (d->conf.ndns_listen == 0) {
+		uint8_t self[16];
+		sp_tunnel_address(d->tunnel, self);
+		if ((rc = sp_resolved_start(d, sp_tunnel_ifname(d->tunnel), self, d->cloud.zone,
+		    &m->resolved, e)) != SP_OK)
+			return rc;
+	}
 	return cp_start(m, e);
 }
 
@@ -98,7 +111,11 @@ sp_member_stop(sp_member *m)
 {
 	if (m == NULL)
 		return;
+	sp_resolved_stop(m->resolved);
+	m->resolved = NULL;
 	cp_stop(m);
+	peers_stop(m);
+	dr_stop(m);
 	free(m);
 }
 
@@ -115,4 +132,9 @@ sp_member_status(const sp_member *m, sp_ctl_reply *r)
 	if (m->d->tunnel != NULL &&
 	    sp_tunnel_peer_info_get(m->d->tunnel, m->gw_x25519, &pi) == SP_OK)
 		sp_ctl_reply_field(r, "gateway-handshake", "%lld", (long long)pi.handshake_age);
+	sp_ctl_reply_field(r, "relay-slot", "%u", m->relay_self);
+	sp_ctl_reply_field(r, "resolved", "%s", sp_resolved_registered(m->resolved) ?
+	    "registered" : "no");
+	dr_status(m, r);
+	peers_status(m, r);
 }

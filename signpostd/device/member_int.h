@@ -8,6 +8,11 @@
 #include "sp_platform.h"
 
 struct sp_stream;
+struct sp_ctl_reply;
+struct sp_devres_rrset;
+struct dr;
+struct sp_resolved;
+struct mpeer;
 
 #define CP_PENDING_MAX 16
 
@@ -40,7 +45,38 @@ struct sp_member {
 	sp_cp_member *list, *incoming;   /* the list, and one arriving in parts */
 	size_t nlist, nincoming;
 	int incoming_bad;                /* the list arriving is too long: dropped */
+	/* resolver.c: the validating resolver for the zone */
+	struct dr *dr;
+	struct sp_resolved *resolved;    /* registered with systemd-resolved */
+	/* peers.c: the other members as tunnel peers, from their validated
+	 * IPSECKEY records, reached through the relay */
+	struct mpeer **peers;
+	size_t npeers;
+	sp_timer *peers_timer;
+	uint32_t relay_self;             /* our relay slot (0: none yet) */
+	uint64_t tunnels_closed;         /* idle ones */
 };
+
+/* resolver.c */
+typedef void (*dr_done_fn)(void *arg, const struct sp_devres_rrset *rr);
+int dr_start(sp_member *m, sp_errmsg *e);
+void dr_stop(sp_member *m);
+void dr_status(const sp_member *m, struct sp_ctl_reply *r);
+int dr_lookup(sp_member *m, const uint8_t *qname, size_t qlen, uint16_t qtype, dr_done_fn done,
+    void *arg);
+void dr_forget(sp_member *m, void *arg);
+void dr_flush(sp_member *m);
+
+/* peers.c */
+int peers_start(sp_member *m, sp_errmsg *e);
+void peers_stop(sp_member *m);
+/* The member list changed (control.c): peers added, changed, removed. */
+void peers_sync(sp_member *m);
+/* The gateway gave us our relay slot and key. */
+void peers_relay_self(sp_member *m, uint32_t slot, const uint8_t key[8]);
+/* A program looked up this name (wire form) and got addresses. */
+void peers_on_lookup(sp_member *m, const uint8_t *qname, size_t qlen);
+void peers_status(const sp_member *m, struct sp_ctl_reply *r);
 
 /* control.c */
 int cp_start(sp_member *m, sp_errmsg *e);

@@ -145,6 +145,12 @@ send_members(struct cp_conn *c, sp_cp_msg *msg)
 		msg->type = SP_CP_MEMBERS;
 		if (i == 0) {
 			sp_cp_member *x = &msg->members[msg->nmembers++];
+			uint8_t addr[16];
+			/* The receiver's own slot and key: its way into the relay. */
+			sp_ula_device(d->cloud.prefix, c->key, addr);
+			if (d->tunnel != NULL && sp_tunnel_relay_grant(d->tunnel, addr,
+			    &msg->relay_self, msg->relay_key) != SP_OK)
+				msg->relay_self = 0;
 			snprintf(x->name, sizeof(x->name), "%s", d->cloud.name);
 			x->kind = SP_CP_KIND_GATEWAY;
 			memcpy(x->key, self->pub, 32);
@@ -157,11 +163,21 @@ send_members(struct cp_conn *c, sp_cp_msg *msg)
 			    SP_CP_KIND_SIGNPOST;
 			memcpy(x->key, g->devs[i].pub, 32);
 			sp_ula_device(d->cloud.prefix, g->devs[i].pub, x->addr);
+			/* Signpost members are reached through the relay by their slot;
+			 * WireGuard-app phones through the gateway's hub. */
+			if (x->kind == SP_CP_KIND_SIGNPOST && d->tunnel != NULL) {
+				uint8_t k[SP_RELAY_KEY_BYTES];
+				if (sp_tunnel_relay_grant(d->tunnel, x->addr, &x->relay, k) != SP_OK)
+					x->relay = 0;
+				sodium_memzero(k, sizeof(k));
+			}
 		}
 		msg->more = i < g->ndevs;
 		if (!send_msg(c, msg))
-			return;
+			break;
+		sodium_memzero(msg->relay_key, sizeof(msg->relay_key));
 	} while (i < g->ndevs);
+	sodium_memzero(msg->relay_key, sizeof(msg->relay_key));
 }
 
 static int

@@ -148,6 +148,15 @@ sp_gw_device_add(sp_gateway *g, const sp_device *dev, sp_errmsg *e)
 		return rc;
 	g->devs[g->ndevs++] = *dev;
 	rc = gw_zone_changed(g, e);
+	/* A peer before the members hear of it: their list names its relay
+	 * slot, which the peer holds. The record is the membership: a failed
+	 * peer is logged, and the next start adds it from the record. */
+	{
+		sp_errmsg pe;
+		if (add_peer(g, dev, &pe) != SP_OK)
+			sp_warn("registry: %s joined, but its tunnel peer was not added: %s",
+			    dev->name, pe.msg);
+	}
 	gw_members_changed(g);
 	return rc;
 }
@@ -155,16 +164,7 @@ sp_gw_device_add(sp_gateway *g, const sp_device *dev, sp_errmsg *e)
 int
 sp_gw_member_add(sp_gateway *g, const sp_device *dev, sp_errmsg *e)
 {
-	int rc = sp_gw_device_add(g, dev, e);
-
-	/* The record is the membership: a failed peer is logged, and the
-	 * next start adds it from the record. */
-	if (rc == SP_OK && add_peer(g, dev, e) != SP_OK) {
-		sp_warn("registry: %s joined, but its tunnel peer was not added: %s", dev->name,
-		    e->msg);
-		rc = SP_OK;
-	}
-	return rc;
+	return sp_gw_device_add(g, dev, e);
 }
 
 static size_t

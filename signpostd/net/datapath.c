@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "sp_log.h"
 #include "tunnel_int.h"
 
@@ -26,16 +28,51 @@ dp_clear_queue(struct tpeer *p)
 	p->nq = 0;
 }
 
-/* One datagram to a peer. A send that fails (a full socket buffer, a
- * network that is down) drops it, as UDP does; WireGuard's timers resend
- * what matters. */
+/*
+ * While we send through the relay, the gateway must know where we are: it
+ * forwards a frame only from our session's current endpoint. A member
+ * that roams (new address, new NAT mapping) and only relays would send
+ * nothing the gateway authenticates until its next keepalive (25 s), so
+ * relaying sends one to the gateway at most every RELAY_TOUCH_MS.
+ */
+#define RELAY_TOUCH_MS 1000
+static void
+relay_touch(sp_tunnel *t)
+{
+	uint64_t now = sp_clock_mono_ms();
+	uint8_t ka[SP_WG_TRANSPORT_HEADER + 64];
+
+	if (t->relay_gw == NULL || now - t->relay_touch_ms < RELAY_TOUCH_MS)
+		return;
+	t->relay_touch_ms = now;
+	dp_send_packet(t, t->relay_gw, ka, 0);
+}
+
+/* One datagram to a peer, directly or through the relay. A send that
+ * fails (a full socket buffer, a network that is down) drops it, as UDP
+ * does; WireGuard's timers resend what matters. */
 static void
 send_to(sp_tunnel *t, struct tpeer *p, const uint8_t *msg, size_t len)
 {
-	if (!p->has_endpoint)
+	struct iovec iov[2];
+	struct msghdr m;
+	int n = 0;
+
+	if (!tp_reachable(p))
 		return;
-	if (sendto(t->udp_fd, msg, len, MSG_DONTWAIT, (struct sockaddr *)&p->endpoint,
-	    sizeof(p->endpoint)) == (ssize_t)len)
+	if (p->relay_via != NULL) {
+		iov[n].iov_base = p->relay_hdr;
+		iov[n++].iov_len = SP_RELAY_HEADER;
+		relay_touch(t);
+	}
+	iov[n].iov_base = (void *)msg;
+	iov[n++].iov_len = len;
+	memset(&m, 0, sizeof(m));
+	m.msg_name = tp_dest(p);
+	m.msg_namelen = sizeof(struct sockaddr_in6);
+	m.msg_iov = iov;
+	m.msg_iovlen = (size_t)n;
+	if (sendmsg(t->udp_fd, &m, MSG_DONTWAIT) >= 0)
 		p->tx_bytes += len;
 }
 
@@ -46,9 +83,10 @@ dp_initiate(sp_tunnel *t, struct tpeer *p)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	if (!p->has_endpoint)
+	if (!tp_reachable(p))
 		return;
-	if (sp_wg_initiate(t->wg, p->wp, ts.tv_sec, (uint32_t)ts.tv_nsec, sp_clock_mono_ms(),
+	p->initiated_ms = sp_clock_mono_ms();
+	if (sp_wg_initiate(t->wg, p->wp, ts.tv_sec, (uint32_t)ts.tv_nsec, p->initiated_ms,
 	    msg) == SP_OK)
 		send_to(t, p, msg, sizeof(msg));
 }
@@ -95,33 +133,48 @@ flush_queue(sp_tunnel *t, struct tpeer *p)
 		dp_send_packet(t, p, t->buf, 0);   /* a keepalive confirms the keys */
 }
 
-/* Send the batch: consecutive equal-sized datagrams to one peer go as one
- * UDP_SEGMENT message (the last may be shorter), the rest one by one. */
+/*
+ * Send the batch: consecutive equal-sized datagrams to one peer go as one
+ * UDP_SEGMENT message (the last may be shorter), the rest one by one. A
+ * relayed peer's datagrams each get its relay header in front, as a second
+ * iovec: no copy, and a train stays a train (every segment header+message).
+ */
 static void
 send_batch(sp_tunnel *t, int first, int out)
 {
-	int nmsg = 0;
+	int nmsg = 0, first_slot[BATCH];
+	size_t v = 0;
 
 	for (int i = first; i < out;) {
 		struct msghdr *m = &t->msg[nmsg].msg_hdr;
+		struct tpeer *p = t->sto[i];
+		size_t hdr = p->relay_via != NULL ? SP_RELAY_HEADER : 0;
 		size_t seg = t->slen[i], bytes = 0;
 		int j = i;
 
 		memset(m, 0, sizeof(*m));
-		m->msg_name = &t->sto[i]->endpoint;
-		m->msg_namelen = sizeof(t->sto[i]->endpoint);
-		m->msg_iov = &t->iov[i];
+		m->msg_name = tp_dest(p);
+		m->msg_namelen = sizeof(struct sockaddr_in6);
+		m->msg_iov = &t->iov[v];
+		first_slot[nmsg] = i;
 		do {
-			t->iov[j].iov_base = t->slot[j];
-			t->iov[j].iov_len = t->slen[j];
-			bytes += t->slen[j];
+			if (hdr) {
+				t->iov[v].iov_base = p->relay_hdr;
+				t->iov[v++].iov_len = hdr;
+			}
+			t->iov[v].iov_base = t->slot[j];
+			t->iov[v++].iov_len = t->slen[j];
+			bytes += hdr + t->slen[j];
 			j++;
-		} while (t->gso && j < out && j - i < GSO_MAX && t->sto[j] == t->sto[i] &&
-		    t->slen[j] <= seg && t->slen[j - 1] == seg && bytes + t->slen[j] <= GSO_BYTES);
-		m->msg_iovlen = (size_t)(j - i);
+		} while (t->gso && j < out && j - i < GSO_MAX && t->sto[j] == p &&
+		    t->slen[j] <= seg && t->slen[j - 1] == seg &&
+		    bytes + hdr + t->slen[j] <= GSO_BYTES);
+		m->msg_iovlen = (size_t)(&t->iov[v] - m->msg_iov);
+		if (hdr)
+			relay_touch(t);
 		if (j - i > 1) {
 			struct cmsghdr *c = &t->scm[nmsg].h;
-			uint16_t size = (uint16_t)seg;
+			uint16_t size = (uint16_t)(hdr + seg);
 			m->msg_control = t->scm[nmsg].b;
 			m->msg_controllen = sizeof(t->scm[nmsg].b);
 			c->cmsg_level = SOL_UDP;
@@ -145,7 +198,7 @@ send_batch(sp_tunnel *t, int first, int out)
 			sp_warn("tunnel: UDP segmentation offload failed (%s); sending without",
 			    strerror(errno));
 			t->gso = 0;
-			send_batch(t, (int)(t->msg[sent].msg_hdr.msg_iov - t->iov), out);
+			send_batch(t, first_slot[sent], out);
 		}
 		break;
 	}
@@ -197,7 +250,7 @@ dp_on_tun(void *arg, int fd, unsigned events)
 		 * queues them and starts a handshake. */
 		for (i = out; i < out + k; i++) {
 			size_t clen;
-			if (!p->has_endpoint || sp_wg_encrypt(t->wg, p->wp,
+			if (!tp_reachable(p) || sp_wg_encrypt(t->wg, p->wp,
 			    t->slot[i] + SP_WG_TRANSPORT_HEADER, t->slen[i], now, t->slot[i], SLOT,
 			    &clen) != SP_OK)
 				break;
@@ -250,14 +303,124 @@ flush_gro(sp_tunnel *t)
 	sp_gro_init(g);
 }
 
-/* One datagram through the core: replies, roaming, TUN. */
+/* Queue a relayed frame (already rewritten in place, in the receive
+ * buffer) for p; sent by fwd_flush before the buffers are reused. */
+static void fwd_flush(sp_tunnel *t);
+
+static void
+fwd_add(sp_tunnel *t, struct tpeer *to, uint8_t *msg, size_t len)
+{
+	if (t->nfwd == FWD_MAX)
+		fwd_flush(t);
+	t->fwd_iov[t->nfwd].iov_base = msg;
+	t->fwd_iov[t->nfwd].iov_len = len;
+	t->fwd_to[t->nfwd++] = to;
+}
+
+/* Send what the relay forwards: consecutive equal-sized frames to one
+ * member (a UDP_GRO train in, usually) go out as one UDP_SEGMENT train. */
+static void
+fwd_flush(sp_tunnel *t)
+{
+	size_t nmsg = 0;
+
+	for (size_t i = 0; i < t->nfwd;) {
+		struct msghdr *m = &t->fwd_msg[nmsg].msg_hdr;
+		size_t seg = t->fwd_iov[i].iov_len, bytes = 0, j = i;
+
+		memset(m, 0, sizeof(*m));
+		m->msg_name = &t->fwd_to[i]->endpoint;
+		m->msg_namelen = sizeof(struct sockaddr_in6);
+		m->msg_iov = &t->fwd_iov[i];
+		do {
+			bytes += t->fwd_iov[j].iov_len;
+			j++;
+		} while (t->gso && j < t->nfwd && j - i < GSO_MAX && t->fwd_to[j] == t->fwd_to[i] &&
+		    t->fwd_iov[j].iov_len <= seg && t->fwd_iov[j - 1].iov_len == seg &&
+		    bytes + t->fwd_iov[j].iov_len <= GSO_BYTES);
+		m->msg_iovlen = j - i;
+		if (j - i > 1) {
+			struct cmsghdr *c = &t->fwd_cm[nmsg].h;
+			uint16_t size = (uint16_t)seg;
+			m->msg_control = t->fwd_cm[nmsg].b;
+			m->msg_controllen = sizeof(t->fwd_cm[nmsg].b);
+			c->cmsg_level = SOL_UDP;
+			c->cmsg_type = UDP_SEGMENT;
+			c->cmsg_len = CMSG_LEN(sizeof(size));
+			memcpy(CMSG_DATA(c), &size, sizeof(size));
+		}
+		nmsg++;
+		i = j;
+	}
+	for (size_t sent = 0; sent < nmsg;) {
+		int m = sendmmsg(t->udp_fd, t->fwd_msg + sent, (unsigned)(nmsg - sent), MSG_DONTWAIT);
+		if (m <= 0)
+			break;   /* a full socket buffer drops, as UDP does */
+		sent += (size_t)m;
+	}
+	t->nfwd = 0;
+}
+
+static int
+same_endpoint(const struct sockaddr_in6 *a, const struct sockaddr_in6 *b)
+{
+	return a->sin6_port == b->sin6_port &&
+	    memcmp(&a->sin6_addr, &b->sin6_addr, sizeof(a->sin6_addr)) == 0;
+}
+
+/*
+ * The gateway's relay: a TO frame from a member, for another member.
+ * Rewritten in place and queued; its WireGuard message is never opened.
+ */
+static void
+relay_forward(sp_tunnel *t, uint8_t *buf, size_t n, const struct sockaddr_in6 *from)
+{
+	sp_relay_stats *st = sp_relay_stats_of(t->relay);
+	void *fv, *tv;
+	struct tpeer *src, *dst;
+
+	if (sp_relay_forward(t->relay, buf, n, &fv, &tv) != SP_OK)
+		return;   /* counted by the table */
+	src = fv;
+	dst = tv;
+	/* The key must come from where its member's session is. */
+	if (!src->has_endpoint || !same_endpoint(&src->endpoint, from)) {
+		st->bad_source++;
+		return;
+	}
+	if (!dst->has_endpoint) {
+		st->no_dest++;
+		return;
+	}
+	st->forwarded++;
+	st->bytes += n;
+	fwd_add(t, dst, buf, n);
+}
+
+static void wg_one(sp_tunnel *t, int fd, uint8_t *buf, size_t n,
+    const struct sockaddr_in6 *from, const sp_relay_hdr *via);
+
+/* One datagram: the relay's, another protocol's (pairing, STUN), or
+ * WireGuard's. */
 static void
 udp_one(sp_tunnel *t, int fd, uint8_t *buf, size_t n, const struct sockaddr_in6 *from)
 {
-	uint8_t reply[SP_WG_MIN_REPLY], src[18];
-	struct tpeer *p;
-	sp_wg_rx rx;
-
+	if (sp_relay_is(buf, n)) {
+		sp_relay_hdr h;
+		if (t->relay != NULL) {
+			relay_forward(t, buf, n, from);
+			return;
+		}
+		/* A member: a FROM frame carries our key, from our gateway. */
+		if (t->relay_gw == NULL || sp_relay_parse(buf, n, &h) != SP_OK ||
+		    h.kind != SP_RELAY_FROM ||
+		    sodium_memcmp(h.key, t->relay_key, SP_RELAY_KEY) != 0) {
+			t->relay_rx_bad++;
+			return;
+		}
+		wg_one(t, fd, buf + SP_RELAY_HEADER, n - SP_RELAY_HEADER, from, &h);
+		return;
+	}
 	/* Every WireGuard message starts with its type, 1 to 4, and three zero
 	 * bytes; anything else on the port (pairing, STUN) is the role's. */
 	if (t->other != NULL && n >= 4 && !(buf[0] >= 1 && buf[0] <= 4 && buf[1] == 0 &&
@@ -277,6 +440,40 @@ udp_one(sp_tunnel *t, int fd, uint8_t *buf, size_t n, const struct sockaddr_in6 
 		if (t->other(t->other_arg, buf, n, (struct sockaddr *)&ss, sl))
 			return;
 	}
+	wg_one(t, fd, buf, n, from, NULL);
+}
+
+/* The path to p is now the relay at slot index, or direct from `from`. */
+static void
+set_path(sp_tunnel *t, struct tpeer *p, const struct sockaddr_in6 *from, const sp_relay_hdr *via)
+{
+	if (via != NULL) {
+		sp_relay_hdr cur;
+		if (p->relay_via != t->relay_gw ||
+		    sp_relay_parse_header(p->relay_hdr, &cur) != SP_OK || cur.index != via->index)
+			p->path_since_ms = sp_clock_mono_ms();
+		p->relay_via = t->relay_gw;
+		sp_relay_write(p->relay_hdr, SP_RELAY_TO, via->index, t->relay_key);
+		return;
+	}
+	if (p->relay_via != NULL || !p->has_endpoint || !same_endpoint(&p->endpoint, from))
+		p->path_since_ms = sp_clock_mono_ms();
+	p->relay_via = NULL;
+	p->endpoint = *from;
+	p->has_endpoint = 1;
+}
+
+/* One WireGuard message through the core: replies, roaming, TUN. via is
+ * the relay header it came behind, or NULL. */
+static void
+wg_one(sp_tunnel *t, int fd, uint8_t *buf, size_t n, const struct sockaddr_in6 *from,
+    const sp_relay_hdr *via)
+{
+	uint8_t reply[SP_WG_MIN_REPLY], src[22];
+	size_t srclen = 18;
+	struct tpeer *p;
+	sp_wg_rx rx;
+
 	/* Count handshake messages (types 1 and 2) per second; over the
 	 * limit this second and the next are under load. */
 	if (n > 0 && (buf[0] == 1 || buf[0] == 2)) {
@@ -290,25 +487,50 @@ udp_one(sp_tunnel *t, int fd, uint8_t *buf, size_t n, const struct sockaddr_in6 
 		if (++t->load_count > HANDSHAKES_PER_SECOND)
 			sp_wg_set_under_load(t->wg, 1);
 	}
-	/* Cookies bind to the source address and port. */
+	/* Cookies bind to the source address and port, and for a relayed
+	 * message to the relay slot it came from. */
 	memcpy(src, &from->sin6_addr, 16);
 	memcpy(src + 16, &from->sin6_port, 2);
-	if (sp_wg_receive(t->wg, buf, n, src, sizeof(src), sp_clock_mono_ms(), reply,
-	    &rx) != SP_OK)
+	if (via != NULL) {
+		memcpy(src + 18, &via->index, 4);
+		srclen = 22;
+	}
+	if (sp_wg_receive(t->wg, buf, n, src, srclen, sp_clock_mono_ms(), reply, &rx) != SP_OK)
 		return;
 	/* A lost handshake reply is resent by the initiator's timer. */
-	if (rx.kind == SP_WG_RX_REPLY &&
-	    sendto(fd, reply, rx.reply_len, MSG_DONTWAIT, (const struct sockaddr *)from,
-	    sizeof(*from)) != (ssize_t)rx.reply_len)
-		sp_debug("tunnel: a handshake reply was not sent: %s", strerror(errno));
+	if (rx.kind == SP_WG_RX_REPLY) {
+		struct iovec iov[2];
+		struct msghdr m;
+		uint8_t hdr[SP_RELAY_HEADER];
+		int k = 0;
+		if (via != NULL) {
+			sp_relay_write(hdr, SP_RELAY_TO, via->index, t->relay_key);
+			iov[k].iov_base = hdr;
+			iov[k++].iov_len = sizeof(hdr);
+		}
+		iov[k].iov_base = reply;
+		iov[k++].iov_len = rx.reply_len;
+		memset(&m, 0, sizeof(m));
+		m.msg_name = (void *)from;
+		m.msg_namelen = sizeof(*from);
+		m.msg_iov = iov;
+		m.msg_iovlen = (size_t)k;
+		if (sendmsg(fd, &m, MSG_DONTWAIT) < 0)
+			sp_debug("tunnel: a handshake reply was not sent: %s", strerror(errno));
+	}
 	if (rx.peer == NULL || rx.kind == SP_WG_RX_DROP)
 		return;
 	p = sp_wg_peer_user(rx.peer);
-	/* Roaming: the endpoint follows the latest authenticated packet. */
-	p->endpoint = *from;
-	p->has_endpoint = 1;
+	/* A relayed message from the gateway's own peer makes no sense: the
+	 * gateway talks to us directly. */
+	if (via != NULL && p == t->relay_gw)
+		return;
+	/* Roaming: the path follows the latest authenticated packet. */
+	set_path(t, p, from, via);
 	p->rx_bytes += n;
 	if (rx.kind == SP_WG_RX_HANDSHAKE) {
+		if (p->initiated_ms != 0)
+			p->rtt_ms = (uint32_t)(sp_clock_mono_ms() - p->initiated_ms);
 		flush_queue(t, p);
 	} else if (rx.kind == SP_WG_RX_DATA) {
 		const uint8_t *s, *d;
@@ -322,8 +544,10 @@ udp_one(sp_tunnel *t, int fd, uint8_t *buf, size_t n, const struct sockaddr_in6 
 		}
 		/* For another peer of ours: straight into its session, without
 		 * the kernel (the gateway's hub between members that cannot
-		 * reach each other, such as WireGuard-app phones). */
-		if ((to = sp_allowedips_lookup(t->aips, family, d)) != NULL && to != p) {
+		 * reach each other, such as WireGuard-app phones). Not ours: on
+		 * a member the gateway's /48 covers our own address too. */
+		if (!(family == 6 && memcmp(d, t->addr, 16) == 0) &&
+		    (to = sp_allowedips_lookup(t->aips, family, d)) != NULL && to != p) {
 			memcpy(t->buf + SP_WG_TRANSPORT_HEADER, rx.data, rx.data_len);
 			dp_send_packet(t, to, t->buf, rx.data_len);
 			t->forwarded++;
@@ -375,6 +599,8 @@ dp_on_udp(void *arg, int fd, unsigned events)
 				    &t->raddr[i]);
 		}
 		flush_gro(t);
+		if (t->nfwd > 0)
+			fwd_flush(t);
 	} while (n == RX_MSGS);
 	/* No timer pass here: nothing received makes a deadline earlier than
 	 * the ones the timer already holds (it wakes at least every 10 s). */

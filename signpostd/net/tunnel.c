@@ -181,6 +181,14 @@ bind_udp(sp_tunnel *t, uint16_t port, sp_errmsg *e)
 static void
 peer_free(sp_tunnel *t, struct tpeer *p)
 {
+	/* Whoever was relayed through it is unreachable now, not dangling. */
+	for (size_t i = 0; i < t->npeers; i++)
+		if (t->peers[i]->relay_via == p)
+			t->peers[i]->relay_via = NULL;
+	if (t->relay_gw == p)
+		t->relay_gw = NULL;
+	if (p->relay_slot != 0)
+		sp_relay_remove(t->relay, p->relay_slot);
 	sp_allowedips_remove_peer(t->aips, p);
 	sp_wg_peer_remove(t->wg, p->wp);
 	dp_clear_queue(p);
@@ -344,20 +352,34 @@ sp_tunnel_peer_remove(sp_tunnel *t, const uint8_t pub[32])
 	return u_remove(t);
 }
 
+static void
+path_info(const struct tpeer *p, sp_tunnel_peer_info *out)
+{
+	uint64_t now = sp_clock_mono_ms(), hs = sp_wg_peer_last_handshake_ms(p->wp);
+	uint64_t data = sp_wg_peer_last_data_ms(p->wp);
+
+	memset(out, 0, sizeof(*out));
+	out->has_endpoint = tp_reachable(p);
+	out->endpoint = p->relay_via != NULL ? p->relay_via->endpoint : p->endpoint;
+	out->path = !tp_reachable(p) ? SP_PATH_NONE : p->relay_via != NULL ? SP_PATH_RELAY_UDP :
+	    SP_PATH_DIRECT;
+	out->handshake_age = hs ? (int64_t)((now - hs) / 1000) : -1;
+	out->path_age = p->path_since_ms ? (int64_t)((now - p->path_since_ms) / 1000) : -1;
+	out->idle_ms = data ? (int64_t)(now - data) : -1;
+	out->has_session = sp_wg_peer_has_session(p->wp, now);
+	out->rtt_ms = p->rtt_ms;
+	out->rx_bytes = p->rx_bytes;
+	out->tx_bytes = p->tx_bytes;
+}
+
 int
 sp_tunnel_peer_info_get(const sp_tunnel *t, const uint8_t pub[32], sp_tunnel_peer_info *out)
 {
 	const struct tpeer *p = find_peer((sp_tunnel *)t, pub);
-	uint64_t hs;
 
 	if (p == NULL)
 		return SP_ENOENT;
-	hs = sp_wg_peer_last_handshake_ms(p->wp);
-	out->has_endpoint = p->has_endpoint;
-	out->endpoint = p->endpoint;
-	out->handshake_age = hs ? (int64_t)((sp_clock_mono_ms() - hs) / 1000) : -1;
-	out->rx_bytes = p->rx_bytes;
-	out->tx_bytes = p->tx_bytes;
+	path_info(p, out);
 	return SP_OK;
 }
 
@@ -378,6 +400,102 @@ sp_tunnel_send_other(sp_tunnel *t, const uint8_t *msg, size_t len, const struct 
 	to_v6(to, &v6);
 	return sendto(t->udp_fd, msg, len, MSG_DONTWAIT, (struct sockaddr *)&v6, sizeof(v6)) ==
 	    (ssize_t)len ? SP_OK : SP_EIO;
+}
+
+/* ---- the relay --------------------------------------------------------- */
+
+int
+sp_tunnel_relay_grant(sp_tunnel *t, const uint8_t addr[16], uint32_t *index,
+    uint8_t key[SP_RELAY_KEY_BYTES])
+{
+	struct tpeer *p = sp_allowedips_lookup(t->aips, 6, addr);
+	int rc;
+
+	if (p == NULL)
+		return SP_ENOENT;
+	if (t->relay == NULL && (rc = sp_relay_table_new(t->d->rng, &t->relay)) != SP_OK)
+		return rc;
+	if (p->relay_slot != 0) {
+		(void)sp_relay_at(t->relay, p->relay_slot, key);
+		*index = p->relay_slot;
+		return SP_OK;
+	}
+	if ((rc = sp_relay_add(t->relay, p, index, key)) != SP_OK)
+		return rc;
+	p->relay_slot = *index;
+	return SP_OK;
+}
+
+int
+sp_tunnel_relay_self(sp_tunnel *t, const uint8_t gw_pub[32], const uint8_t key[SP_RELAY_KEY_BYTES])
+{
+	struct tpeer *g = find_peer(t, gw_pub);
+
+	if (g == NULL)
+		return SP_ENOENT;
+	t->relay_gw = g;
+	memcpy(t->relay_key, key, SP_RELAY_KEY);
+	/* Relayed peers' headers carry our key: a new one rewrites them. */
+	for (size_t i = 0; i < t->npeers; i++) {
+		struct tpeer *p = t->peers[i];
+		sp_relay_hdr h;
+		if (p->relay_via != NULL && sp_relay_parse_header(p->relay_hdr, &h) == SP_OK) {
+			p->relay_via = g;
+			sp_relay_write(p->relay_hdr, SP_RELAY_TO, h.index, key);
+		}
+	}
+	return SP_OK;
+}
+
+int
+sp_tunnel_peer_relay(sp_tunnel *t, const uint8_t pub[32], uint32_t index)
+{
+	struct tpeer *p = find_peer(t, pub);
+
+	if (p == NULL || t->relay_gw == NULL || p == t->relay_gw || index == 0)
+		return p == NULL ? SP_ENOENT : SP_EINVAL;
+	if (p->relay_via == NULL || p->path_since_ms == 0)
+		p->path_since_ms = sp_clock_mono_ms();
+	p->relay_via = t->relay_gw;
+	sp_relay_write(p->relay_hdr, SP_RELAY_TO, index, t->relay_key);
+	return SP_OK;
+}
+
+int
+sp_tunnel_peer_kick(sp_tunnel *t, const uint8_t pub[32])
+{
+	struct tpeer *p = find_peer(t, pub);
+	uint64_t now = sp_clock_mono_ms();
+
+	if (p == NULL)
+		return SP_ENOENT;
+	if (!sp_wg_peer_has_session(p->wp, now)) {
+		sp_wg_peer_want_handshake(p->wp, now);
+		tun_schedule(t, 0);
+	}
+	return SP_OK;
+}
+
+int
+sp_tunnel_peer_close(sp_tunnel *t, const uint8_t pub[32])
+{
+	struct tpeer *p = find_peer(t, pub);
+
+	if (p == NULL)
+		return SP_ENOENT;
+	sp_wg_peer_close(t->wg, p->wp);
+	dp_clear_queue(p);
+	return SP_OK;
+}
+
+const char *
+sp_tunnel_path_name(enum sp_tunnel_path p)
+{
+	switch (p) {
+	case SP_PATH_DIRECT: return "direct";
+	case SP_PATH_RELAY_UDP: return "relay-udp";
+	default: return "none";
+	}
 }
 
 const char *
@@ -509,14 +627,28 @@ sp_tunnel_status(const sp_tunnel *t, sp_ctl_reply *r)
 		uint64_t hs = sp_wg_peer_last_handshake_ms(p->wp);
 		char key[64], ep[80] = "-";
 
+		sp_tunnel_peer_info pi;
+
+		path_info(p, &pi);
 		sodium_bin2base64(key, sizeof(key), sp_wg_peer_public(p->wp), 32,
 		    sodium_base64_VARIANT_ORIGINAL);
-		if (p->has_endpoint)
-			tun_endpoint_text(&p->endpoint, ep, sizeof(ep));
-		sp_ctl_reply_field(r, "peers[]", "key=%s endpoint=%s handshake=%lld rx=%llu tx=%llu",
-		    key, ep, hs ? (long long)((now - hs) / 1000) : -1LL,
+		if (pi.has_endpoint)
+			tun_endpoint_text(&pi.endpoint, ep, sizeof(ep));
+		sp_ctl_reply_field(r, "peers[]", "key=%s endpoint=%s path=%s handshake=%lld "
+		    "rtt-ms=%u path-age=%lld rx=%llu tx=%llu", key, ep, sp_tunnel_path_name(pi.path),
+		    hs ? (long long)((now - hs) / 1000) : -1LL, pi.rtt_ms, (long long)pi.path_age,
 		    (unsigned long long)p->rx_bytes, (unsigned long long)p->tx_bytes);
 	}
+	if (t->relay != NULL) {
+		const sp_relay_stats *rs = sp_relay_stats_of(t->relay);
+		sp_ctl_reply_field(r, "relay", "members=%zu forwarded=%llu bytes=%llu bad-frame=%llu "
+		    "bad-key=%llu bad-source=%llu no-dest=%llu", sp_relay_count(t->relay),
+		    (unsigned long long)rs->forwarded, (unsigned long long)rs->bytes,
+		    (unsigned long long)rs->bad_frame, (unsigned long long)rs->bad_key,
+		    (unsigned long long)rs->bad_source, (unsigned long long)rs->no_dest);
+	}
+	if (t->relay_gw != NULL)
+		sp_ctl_reply_field(r, "relay-rx-refused", "%llu", (unsigned long long)t->relay_rx_bad);
 }
 
 /* ---- lifecycle --------------------------------------------------------------- */
@@ -592,6 +724,7 @@ sp_tunnel_stop(sp_tunnel *t)
 	if (t->tun_fd >= 0)
 		close(t->tun_fd);
 	sp_wg_free(t->wg);
+	sp_relay_table_free(t->relay);
 	sp_allowedips_free(t->aips);
 	free(t->slot);
 	free(t->rx);

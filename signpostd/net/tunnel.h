@@ -13,6 +13,8 @@
 
 #include "sp_err.h"
 
+#define SP_RELAY_KEY_BYTES 8
+
 struct sp_daemon;
 typedef struct sp_tunnel sp_tunnel;
 
@@ -47,12 +49,19 @@ int sp_tunnel_peer_set(sp_tunnel *t, const uint8_t pub[32], const struct sockadd
 /* Forget a peer and its sessions (revocation). SP_ENOENT if unknown. */
 int sp_tunnel_peer_remove(sp_tunnel *t, const uint8_t pub[32]);
 
+enum sp_tunnel_path { SP_PATH_NONE, SP_PATH_DIRECT, SP_PATH_RELAY_UDP };
 typedef struct sp_tunnel_peer_info {
 	int has_endpoint;
-	struct sockaddr_in6 endpoint;   /* IPv4 mapped */
+	struct sockaddr_in6 endpoint;   /* IPv4 mapped; the gateway's when relayed */
+	enum sp_tunnel_path path;
 	int64_t handshake_age;          /* seconds since the last one; -1: none */
+	int64_t path_age;               /* seconds since the path changed; -1: never set */
+	int64_t idle_ms;                /* since the last data either way; -1: none yet */
+	int has_session;
+	uint32_t rtt_ms;                /* of our last handshake; 0: none measured */
 	uint64_t rx_bytes, tx_bytes;
 } sp_tunnel_peer_info;
+const char *sp_tunnel_path_name(enum sp_tunnel_path p);
 /* SP_ENOENT if there is no such peer. */
 int sp_tunnel_peer_info_get(const sp_tunnel *t, const uint8_t pub[32],
     sp_tunnel_peer_info *out);
@@ -71,6 +80,27 @@ typedef int (*sp_tunnel_other_fn)(void *arg, const uint8_t *msg, size_t len,
 void sp_tunnel_set_other(sp_tunnel *t, sp_tunnel_other_fn fn, void *arg);
 int sp_tunnel_send_other(sp_tunnel *t, const uint8_t *msg, size_t len,
     const struct sockaddr *to, socklen_t tolen);
+
+/* ---- the relay (docs/relay.md) ------------------------------------------- */
+
+/* Gateway: the member whose overlay address this is (the peer that has it
+ * in its allowed IPs) may use the relay; its slot and key, the same ones
+ * while its peer lasts. SP_ENOENT: no such peer. */
+int sp_tunnel_relay_grant(sp_tunnel *t, const uint8_t addr[16], uint32_t *index,
+    uint8_t key[SP_RELAY_KEY_BYTES]);
+/* Member: our relay key, and the gateway's peer, through which relayed
+ * peers are reached and from which FROM frames come. */
+int sp_tunnel_relay_self(sp_tunnel *t, const uint8_t gw_pub[32],
+    const uint8_t key[SP_RELAY_KEY_BYTES]);
+/* Member: reach this peer through the relay, at its slot (until a packet
+ * from it arrives on another path). SP_ENOENT: no such peer. */
+int sp_tunnel_peer_relay(sp_tunnel *t, const uint8_t pub[32], uint32_t index);
+/* Start a handshake with the peer now unless it has a session (a lookup of
+ * it: the session is up before the application's first packet). */
+int sp_tunnel_peer_kick(sp_tunnel *t, const uint8_t pub[32]);
+/* Close the peer's sessions (its keys wiped); the peer stays and the next
+ * packet reopens them. */
+int sp_tunnel_peer_close(sp_tunnel *t, const uint8_t pub[32]);
 
 /* The interface's name (sp0, or what --interface chose). */
 const char *sp_tunnel_ifname(const sp_tunnel *t);

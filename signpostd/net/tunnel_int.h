@@ -13,6 +13,7 @@
 #include "daemon.h"
 #include "sp_allowedips.h"
 #include "sp_offload.h"
+#include "sp_relay.h"
 #include "sp_wg.h"
 #include "tunnel.h"
 #include "uapi_server.h"
@@ -48,7 +49,35 @@ struct tpeer {
 	uint8_t *queue[QUEUE_MAX];
 	size_t qlen[QUEUE_MAX];
 	size_t nq;
+	/* The relay (docs/relay.md). On the gateway: this member's slot (0:
+	 * none). On a member: the peer is reached through the gateway peer
+	 * relay_via, each message behind relay_hdr (a TO frame to its slot). */
+	uint32_t relay_slot;
+	struct tpeer *relay_via;
+	uint8_t relay_hdr[SP_RELAY_HEADER];
+	/* What `signpost status` shows of the path. */
+	uint64_t path_since_ms;         /* monotonic: when the path last changed */
+	uint64_t initiated_ms;          /* our last initiation, for the RTT */
+	uint32_t rtt_ms;                /* of the last handshake we initiated; 0: none */
 };
+
+/* Whether we can send to p at all: an endpoint of its own or a relay's. */
+static inline int
+tp_reachable(const struct tpeer *p)
+{
+	return p->relay_via != NULL ? p->relay_via->has_endpoint : p->has_endpoint;
+}
+
+/* Where p's datagrams go. */
+static inline struct sockaddr_in6 *
+tp_dest(struct tpeer *p)
+{
+	return p->relay_via != NULL ? &p->relay_via->endpoint : &p->endpoint;
+}
+
+/* The gateway's relay forwards at most this many datagrams per receive
+ * batch before it sends them (RX_MSGS trains of up to 64 KB). */
+#define FWD_MAX 1024
 
 struct sp_tunnel {
 	sp_daemon *d;
@@ -67,6 +96,25 @@ struct sp_tunnel {
 	sp_timer *timer;
 	uint64_t dropped_no_peer, dropped_bad_source, dropped_offload;
 	uint64_t forwarded;             /* packets between two peers (the hub) */
+	/* The relay. Gateway: the members' slots (NULL: not a relay). Member:
+	 * our own key (relay_self set), which FROM frames must carry, and the
+	 * gateway's peer, from whose endpoint they come. */
+	sp_relay_table *relay;
+	uint8_t relay_key[SP_RELAY_KEY];
+	struct tpeer *relay_gw;
+	uint64_t relay_rx_bad;          /* member: FROM frames with a wrong key */
+	uint64_t relay_touch_ms;        /* member: our last keepalive to the gateway
+	                                 * because we relay (datapath.c) */
+	/* Gateway: what a receive batch forwards, sent before the batch's
+	 * buffers are reused. */
+	struct iovec fwd_iov[FWD_MAX];
+	struct tpeer *fwd_to[FWD_MAX];
+	size_t nfwd;
+	struct mmsghdr fwd_msg[FWD_MAX];
+	union {
+		struct cmsghdr h;
+		uint8_t b[CMSG_SPACE(sizeof(uint16_t))];
+	} fwd_cm[FWD_MAX];
 	uint8_t addr[16];               /* our overlay address */
 	sp_tunnel_other_fn other;       /* non-WireGuard datagrams on our port */
 	void *other_arg;
@@ -80,7 +128,7 @@ struct sp_tunnel {
 	uint8_t (*slot)[SLOT];
 	size_t slen[BATCH];
 	struct tpeer *sto[BATCH];
-	struct iovec iov[BATCH];
+	struct iovec iov[2 * BATCH];     /* a relay header and a slot each */
 	struct mmsghdr msg[BATCH];
 	union {
 		struct cmsghdr h;
