@@ -210,6 +210,14 @@ sp_key_verify(const uint8_t pub[SP_KEY_PUBLIC_BYTES], const uint8_t *msg,
 }
 
 int
+sp_key_seed(const sp_key *k, uint8_t seed[SP_KEY_SEED_BYTES])
+{
+	if (k->sk == NULL)
+		return SP_EINVAL;
+	return crypto_sign_ed25519_sk_to_seed(seed, k->sk) == 0 ? SP_OK : SP_ECRYPTO;
+}
+
+int
 sp_key_x25519(const sp_key *k, uint8_t sk[32], uint8_t pk[32])
 {
 	if (k->sk == NULL || k->info.role != SP_ROLE_DEVICE)

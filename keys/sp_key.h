@@ -89,6 +89,13 @@ void sp_key_set_state(sp_key *key, sp_key_state state, int64_t since);
 /* 1 if the private half is loaded. */
 int sp_key_has_secret(const sp_key *key);
 
+/* The private half's 32-byte seed, for a library that must hold the key
+ * itself (OpenSSL, for the gateway's TLS certificate). The caller keeps it
+ * in sodium_malloc'd memory and wipes it. SP_EINVAL without the private
+ * half. */
+int sp_key_seed(const sp_key *key, uint8_t seed[SP_KEY_SEED_BYTES])
+	__attribute__((warn_unused_result));
+
 /* Ed25519 signature (deterministic). SP_EINVAL without the private half. */
 int sp_key_sign(const sp_key *key, const uint8_t *msg, size_t len,
     uint8_t sig[SP_KEY_SIG_BYTES]) __attribute__((warn_unused_result));

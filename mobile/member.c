@@ -12,6 +12,7 @@ enum {
 	F_RELAY_SLOTS,      /* MEMBERS: each listed member's relay slot, u32 each, in order */
 	F_RELAY_KEY,        /* MEMBERS: the receiver's own relay key (first part) */
 	F_RELAY_SELF,       /* MEMBERS: the receiver's own relay slot (first part) */
+	F_RELAY_TLS_PORT,   /* MEMBERS: the gateway's relay over TLS, its TCP port (first part) */
 };
 
 void
@@ -86,6 +87,8 @@ sp_cp_encode(const sp_cp_msg *m, uint8_t *out, size_t cap, size_t *len)
 			}
 			put_field(&w, F_RELAY_SLOTS, slots, 4 * m->nmembers);
 		}
+		if (m->relay_tls_port != 0)
+			put_u32(&w, F_RELAY_TLS_PORT, m->relay_tls_port);
 		if (m->relay_self != 0) {
 			put_u32(&w, F_RELAY_SELF, m->relay_self);
 			put_field(&w, F_RELAY_KEY, m->relay_key, sizeof(m->relay_key));
@@ -178,6 +181,7 @@ sp_cp_decode(const uint8_t *msg, size_t len, sp_cp_msg *m)
 		case F_MORE:
 		case F_CHOSEN:
 		case F_RELAY_SELF:
+		case F_RELAY_TLS_PORT:
 			if (l != 4)
 				return SP_EPROTO;
 			if (t == F_VERSION)
@@ -190,6 +194,8 @@ sp_cp_decode(const uint8_t *msg, size_t len, sp_cp_msg *m)
 				m->more = u32_of(v);
 			else if (t == F_RELAY_SELF)
 				m->relay_self = u32_of(v);
+			else if (t == F_RELAY_TLS_PORT)
+				m->relay_tls_port = u32_of(v) <= 65535 ? u32_of(v) : 0;
 			else if (t == F_CHOSEN)
 				m->chosen = u32_of(v);
 			else

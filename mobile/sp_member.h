@@ -74,6 +74,7 @@ typedef struct sp_cp_msg {
 	uint32_t chosen;                    /* PAIR_OK: the code offers addresses the
 	                                     * gateway chose (no public-endpoint) */
 	uint32_t relay_self;                /* MEMBERS: the receiver's relay slot; 0: none */
+	uint32_t relay_tls_port;            /* MEMBERS: the relay over TLS's TCP port; 0: none */
 	uint8_t relay_key[8];               /* MEMBERS: and its key (secret to it) */
 	sp_cp_member members[SP_CP_MAX_MEMBERS];   /* in one part */
 	size_t nmembers;

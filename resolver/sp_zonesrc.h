@@ -42,6 +42,10 @@ typedef struct sp_zone_config {
 	struct in6_addr aaaa[SP_ZONE_MAX_ADDR];
 	size_t naaaa;
 	sp_sign_policy policy;
+	/* The gateway's relay over TLS listens on this TCP port (0: none):
+	 * _PORT._tcp.GATEWAY gets a TLSA 3 1 1 record of its certificate's key,
+	 * the gateway's identity key (docs/relay.md). */
+	uint16_t tlsa_port;
 } sp_zone_config;
 
 void sp_zone_config_default(sp_zone_config *c);

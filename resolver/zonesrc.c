@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "sp_kv.h"
 
 void
@@ -51,6 +53,46 @@ add_device(sp_zone_builder *b, const uint8_t *apex, size_t apex_len, const char 
 			return rc;
 	}
 	return SP_OK;
+}
+
+/*
+ * _PORT._tcp.NAME TLSA 3 1 1: DANE-EE, the certificate's public key
+ * (SubjectPublicKeyInfo), its SHA-256. The gateway's TLS certificate is
+ * self-signed with its Ed25519 identity key, so the SPKI is that key in
+ * its fixed DER wrapping (RFC 8410).
+ */
+static int
+add_tlsa(sp_zone_builder *b, const uint8_t *apex, size_t apex_len, const char *name,
+    uint16_t port, const uint8_t pub[SP_KEY_PUBLIC_BYTES], uint32_t ttl)
+{
+	static const uint8_t spki_prefix[12] = {
+		0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+	};
+	uint8_t owner[SP_DNAME_MAX], spki[12 + SP_KEY_PUBLIC_BYTES], rd[3 + 32];
+	char plabel[8];
+	size_t nl = strlen(name), pl, o = 0;
+
+	pl = (size_t)snprintf(plabel, sizeof(plabel), "_%u", port);
+	if (nl == 0 || nl > 63 || pl + 1 + 5 + nl + 1 + apex_len > SP_DNAME_MAX)
+		return SP_EINVAL;
+	owner[o++] = (uint8_t)pl;
+	memcpy(owner + o, plabel, pl);
+	o += pl;
+	owner[o++] = 4;
+	memcpy(owner + o, "_tcp", 4);
+	o += 4;
+	owner[o++] = (uint8_t)nl;
+	memcpy(owner + o, name, nl);
+	o += nl;
+	memcpy(owner + o, apex, apex_len);
+	o += apex_len;
+	memcpy(spki, spki_prefix, sizeof(spki_prefix));
+	memcpy(spki + sizeof(spki_prefix), pub, SP_KEY_PUBLIC_BYTES);
+	rd[0] = 3;   /* DANE-EE */
+	rd[1] = 1;   /* SubjectPublicKeyInfo */
+	rd[2] = 1;   /* SHA-256 */
+	crypto_hash_sha256(rd + 3, spki, sizeof(spki));
+	return sp_zone_add(b, owner, o, SP_T_TLSA, ttl, rd, sizeof(rd));
 }
 
 int
@@ -161,6 +203,9 @@ sp_zone_build(const sp_cloud *cloud, sp_key *const *keys, size_t nkeys,
 	if (rc == SP_OK && self != NULL)
 		rc = add_device(b, apex, apex_len, cloud->name, SP_IPSECKEY_EDDSA,
 		    sp_key_info_of(self)->pub, NULL, 0, cloud->prefix, cfg->ttl);
+	if (rc == SP_OK && self != NULL && cfg->tlsa_port != 0)
+		rc = add_tlsa(b, apex, apex_len, cloud->name, cfg->tlsa_port,
+		    sp_key_info_of(self)->pub, cfg->ttl);
 	for (size_t i = 0; rc == SP_OK && i < ndevs; i++)
 		rc = add_device(b, apex, apex_len, devs[i].name,
 		    devs[i].kind == SP_DEVICE_WIREGUARD ? SP_IPSECKEY_X25519 : SP_IPSECKEY_EDDSA,

@@ -20,7 +20,7 @@ enum {
 	OPT_ZONE_NS, OPT_ZONE_ADDRESS, OPT_ZONE_TTL, OPT_RRL_RATE, OPT_TSIG_KEY,
 	OPT_SECONDARY, OPT_ZONE_KEY_TTL, OPT_ZSK_LIFETIME, OPT_PROPAGATION_DELAY, OPT_INTERFACE,
 	OPT_INTERFACE_IPV4, OPT_DNS_TCP_TIMEOUT, OPT_LISTEN_PORT, OPT_PUBLIC_ENDPOINT,
-	OPT_IDLE_TIMEOUT, OPT_DNS_UPSTREAM, OPT_COUNT
+	OPT_IDLE_TIMEOUT, OPT_DNS_UPSTREAM, OPT_RELAY_TLS_LISTEN, OPT_COUNT
 };
 
 struct option_def {
@@ -365,6 +365,16 @@ set_dns_upstream(sp_conf *c, const char *value, const char **why)
 }
 
 int
+sp_conf_set_relay_tls_listen(sp_conf *c, const char *value, const char **why)
+{
+	if (sp_addr_parse(value, &c->relay_tls_listen, &c->relay_tls_listen_len) != SP_OK) {
+		*why = "must be ADDRESS:PORT ([v6]:port for IPv6), e.g. 192.0.2.1:443";
+		return SP_ECONFIG;
+	}
+	return SP_OK;
+}
+
+int
 sp_conf_set_dns_upstream(sp_conf *c, const char *value, const char **why)
 {
 	return set_dns_upstream(c, value, why);
@@ -392,6 +402,7 @@ static const struct option_def options[OPT_COUNT] = {
 	[OPT_PUBLIC_ENDPOINT] = { "public-endpoint", sp_conf_add_public_endpoint, 1 },
 	[OPT_IDLE_TIMEOUT] = { "idle-timeout", set_idle_timeout, 0 },
 	[OPT_DNS_UPSTREAM] = { "dns-upstream", set_dns_upstream, 0 },
+	[OPT_RELAY_TLS_LISTEN] = { "relay-tls-listen", sp_conf_set_relay_tls_listen, 0 },
 };
 
 void
@@ -585,6 +596,11 @@ sp_conf_print(const sp_conf *c, FILE *f)
 	fprintf(f, "dns-tcp-timeout %ld\n", c->dns_tcp_timeout < 0 ? 10L : c->dns_tcp_timeout);
 	fprintf(f, "idle-timeout %ld\n", c->idle_timeout < 0 ? (long)SP_DEFAULT_IDLE_TIMEOUT :
 	    c->idle_timeout);
+	if (c->relay_tls_listen_len) {
+		char a[80];
+		fprintf(f, "relay-tls-listen %s\n",
+		    sp_addr_format((const struct sockaddr *)&c->relay_tls_listen, a, sizeof(a)));
+	}
 	if (c->dns_upstream_none) {
 		fprintf(f, "dns-upstream none\n");
 	} else if (c->dns_upstream_len) {

@@ -47,6 +47,9 @@ typedef struct sp_conf {
 	 * dns_upstream (unset: the system's, from /etc/resolv.conf), or are
 	 * refused (dns_upstream_none). */
 	long idle_timeout;
+	/* The gateway: the relay over TCP with TLS (docs/relay.md). */
+	struct sockaddr_storage relay_tls_listen;
+	socklen_t relay_tls_listen_len;
 	struct sockaddr_storage dns_upstream;
 	socklen_t dns_upstream_len;
 	int dns_upstream_none;
@@ -78,6 +81,8 @@ int sp_conf_add_listen(sp_conf *c, const char *text, const char **why);
 /* The --listen-port and --public-endpoint flags. */
 int sp_conf_set_listen_port(sp_conf *c, const char *value, const char **why);
 int sp_conf_add_public_endpoint(sp_conf *c, const char *value, const char **why);
+/* The --relay-tls-listen flag. */
+int sp_conf_set_relay_tls_listen(sp_conf *c, const char *value, const char **why);
 /* The --dns-upstream flag. */
 int sp_conf_set_dns_upstream(sp_conf *c, const char *value, const char **why);
 

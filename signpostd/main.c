@@ -26,7 +26,7 @@ usage(FILE *f)
 	    "usage: signpostd [--state DIR] [--config FILE] [--passphrase-file FILE]\n"
 	    "                 [--dns-listen ADDR:PORT ...] [--interface NAME]\n"
 	    "                 [--listen-port PORT] [--public-endpoint HOST:PORT ...]\n"
-	    "                 [--dns-upstream ADDR:PORT|none]\n"
+	    "                 [--dns-upstream ADDR:PORT|none] [--relay-tls-listen ADDR:PORT]\n"
 	    "                 [--syslog] [--log-level LEVEL]\n"
 	    "                 [-n] [-h] [-V]\n"
 	    "\n"
@@ -39,6 +39,8 @@ usage(FILE *f)
 	    "                         overlay address, port 53); repeatable\n"
 	    "  --dns-upstream ADDR:PORT|none  a member's resolver for names outside\n"
 	    "                         the zone (default: /etc/resolv.conf's first)\n"
+	    "  --relay-tls-listen ADDR:PORT  the gateway's relay over TLS, for\n"
+	    "                         members whose UDP is blocked (e.g. port 443)\n"
 	    "  --interface NAME       the WireGuard tunnel interface (default sp0;\n"
 	    "                         none: no tunnel)\n"
 	    "  --listen-port PORT     WireGuard's UDP port (default 51820; 0: any)\n"
@@ -64,6 +66,7 @@ main(int argc, char **argv)
 		{ "public-endpoint", required_argument, NULL, 'E' },
 		{ "interface", required_argument, NULL, 'i' },
 		{ "dns-upstream", required_argument, NULL, 'u' },
+		{ "relay-tls-listen", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -127,6 +130,14 @@ main(int argc, char **argv)
 			}
 			break;
 		}
+		case 'T': {
+			const char *why;
+			if (sp_conf_set_relay_tls_listen(&flags, optarg, &why) != SP_OK) {
+				fprintf(stderr, "signpostd: --relay-tls-listen %s: %s\n", optarg, why);
+				return 2;
+			}
+			break;
+		}
 		case 'n': check_only = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("signpostd %s\n", SP_VERSION); return 0;
@@ -160,6 +171,10 @@ main(int argc, char **argv)
 	if (flags.npublic_endpoint > 0) {
 		memcpy(conf->public_endpoint, flags.public_endpoint, sizeof(conf->public_endpoint));
 		conf->npublic_endpoint = flags.npublic_endpoint;
+	}
+	if (flags.relay_tls_listen_len) {
+		conf->relay_tls_listen = flags.relay_tls_listen;
+		conf->relay_tls_listen_len = flags.relay_tls_listen_len;
 	}
 	if (flags.dns_upstream_none || flags.dns_upstream_len) {
 		conf->dns_upstream = flags.dns_upstream;

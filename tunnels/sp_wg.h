@@ -74,6 +74,11 @@ void *sp_wg_peer_user(const sp_wg_peer *p);
 /* Whether the peer has a session that may send now, and since when (ms). */
 int sp_wg_peer_has_session(const sp_wg_peer *p, uint64_t now_ms);
 uint64_t sp_wg_peer_last_handshake_ms(const sp_wg_peer *p);
+/* When the peer last sent us anything authenticated, and when we last
+ * sent it data (monotonic ms; 0: never). */
+void sp_wg_peer_times(const sp_wg_peer *p, uint64_t *last_received, uint64_t *last_sent_data);
+/* How long a handshake has been tried without an answer; 0: not trying. */
+uint64_t sp_wg_peer_trying_ms(const sp_wg_peer *p, uint64_t now_ms);
 /* The last data (not keepalives) sent or received, monotonic ms; 0: none. */
 uint64_t sp_wg_peer_last_data_ms(const sp_wg_peer *p);
 

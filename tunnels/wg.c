@@ -315,6 +315,20 @@ sp_wg_peer_remove(sp_wg *wg, sp_wg_peer *p)
 	free(p);
 }
 
+void
+sp_wg_peer_times(const sp_wg_peer *p, uint64_t *last_received, uint64_t *last_sent_data)
+{
+	*last_received = p->last_received_ms;
+	*last_sent_data = p->last_sent_data_ms;
+}
+
+uint64_t
+sp_wg_peer_trying_ms(const sp_wg_peer *p, uint64_t now_ms)
+{
+	return p->attempt_start_ms != 0 && now_ms > p->attempt_start_ms ?
+	    now_ms - p->attempt_start_ms : 0;
+}
+
 uint64_t
 sp_wg_peer_last_data_ms(const sp_wg_peer *p)
 {

@@ -217,8 +217,10 @@ on_members(sp_member *m, const sp_cp_msg *in)
 		m->nincoming += in->nmembers;
 	}
 	/* Our way into the relay comes in the list's first part. */
-	if (in->relay_self != 0)
+	if (in->relay_self != 0) {
 		peers_relay_self(m, in->relay_self, in->relay_key);
+		m->tls_port = in->relay_tls_port != 0 ? (uint16_t)in->relay_tls_port : 443;
+	}
 	if (in->more)
 		return;
 	nl = m->list;

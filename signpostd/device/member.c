@@ -91,7 +91,8 @@ sp_member_start(sp_daemon *d, sp_errmsg *e)
 		return rc;
 	sp_info("member: of %s, through the gateway at %s", d->cloud.zone,
 	    m->endpoint[0] ? m->endpoint : "(unknown yet)");
-	if ((rc = dr_start(m, e)) != SP_OK || (rc = peers_start(m, e)) != SP_OK)
+	if ((rc = dr_start(m, e)) != SP_OK || (rc = peers_start(m, e)) != SP_OK ||
+	    (rc = tcp_path_start(m, (struct sockaddr *)&ss, sl, e)) != SP_OK)
 		return rc;
 	/* Programs find the zone's names through systemd-resolved, where it
 	 * runs, when the resolver is where resolved can be told of it: on
@@ -114,6 +115,7 @@ sp_member_stop(sp_member *m)
 	sp_resolved_stop(m->resolved);
 	m->resolved = NULL;
 	cp_stop(m);
+	tcp_path_stop(m);
 	peers_stop(m);
 	dr_stop(m);
 	free(m);
@@ -133,6 +135,7 @@ sp_member_status(const sp_member *m, sp_ctl_reply *r)
 	    sp_tunnel_peer_info_get(m->d->tunnel, m->gw_x25519, &pi) == SP_OK)
 		sp_ctl_reply_field(r, "gateway-handshake", "%lld", (long long)pi.handshake_age);
 	sp_ctl_reply_field(r, "relay-slot", "%u", m->relay_self);
+	tcp_path_status(m, r);
 	sp_ctl_reply_field(r, "resolved", "%s", sp_resolved_registered(m->resolved) ?
 	    "registered" : "no");
 	dr_status(m, r);

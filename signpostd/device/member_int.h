@@ -7,11 +7,15 @@
 #include "sp_member.h"
 #include "sp_platform.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 struct sp_stream;
 struct sp_ctl_reply;
 struct sp_devres_rrset;
 struct dr;
 struct sp_resolved;
+struct sp_tls_conn;
 struct mpeer;
 
 #define CP_PENDING_MAX 16
@@ -54,6 +58,15 @@ struct sp_member {
 	size_t npeers;
 	sp_timer *peers_timer;
 	uint32_t relay_self;             /* our relay slot (0: none yet) */
+	/* tcp_path.c: the gateway over TLS when UDP is blocked */
+	struct sockaddr_storage udp_ep, tls_addr;
+	socklen_t udp_ep_len;
+	uint16_t tls_port;               /* the member list's, else 443 */
+	struct sp_tls_conn *tls;
+	int tls_up;
+	struct sockaddr_in6 tls_ep;      /* its virtual endpoint in the tunnel */
+	sp_timer *tcp_timer;
+	uint64_t tcp_since_ms, probe_ms, udp_back_ms, tls_retry_ms, tcp_switches;
 	uint64_t tunnels_closed;         /* idle ones */
 };
 
@@ -77,6 +90,11 @@ void peers_relay_self(sp_member *m, uint32_t slot, const uint8_t key[8]);
 /* A program looked up this name (wire form) and got addresses. */
 void peers_on_lookup(sp_member *m, const uint8_t *qname, size_t qlen);
 void peers_status(const sp_member *m, struct sp_ctl_reply *r);
+
+/* tcp_path.c */
+int tcp_path_start(sp_member *m, const struct sockaddr *udp_ep, socklen_t len, sp_errmsg *e);
+void tcp_path_stop(sp_member *m);
+void tcp_path_status(const sp_member *m, struct sp_ctl_reply *r);
 
 /* control.c */
 int cp_start(sp_member *m, sp_errmsg *e);

@@ -89,11 +89,14 @@ sp_gateway_start(sp_daemon *d, sp_errmsg *e)
 		rrl.rate = (unsigned)d->conf.rrl_rate;
 	if (rrl.rate > 0 && (rc = sp_rrl_new(&rrl, d->rng, &g->rrl)) != SP_OK)
 		return sp_errf(e, rc, "out of memory");
+	/* The relay over TLS's certificate key is published as TLSA. */
+	d->conf.zone.tlsa_port = relay_tls_port(d);
 	/* The order matters: the first zone build NOTIFYs, with the keys. */
 	if ((rc = gw_registry_load(g, e)) != SP_OK || (rc = gw_xfr_keys(g, e)) != SP_OK ||
 	    (rc = gw_notify_start(g, e)) != SP_OK || (rc = gw_zone_start(g, e)) != SP_OK ||
 	    (rc = gw_rollover_start(g, e)) != SP_OK || (rc = gw_registry_peers(g, e)) != SP_OK ||
-	    (rc = gw_pairing_start(g, e)) != SP_OK || (rc = gw_members_start(g, e)) != SP_OK)
+	    (rc = gw_pairing_start(g, e)) != SP_OK || (rc = gw_members_start(g, e)) != SP_OK ||
+	    (rc = gw_relay_tls_start(g, e)) != SP_OK)
 		return rc;
 	return listen_all(g, e);
 }
@@ -103,6 +106,7 @@ sp_gateway_stop(sp_gateway *g)
 {
 	if (g == NULL)
 		return;
+	gw_relay_tls_stop(g);
 	gw_members_stop(g);
 	gw_pairing_stop(g);
 	gw_dns_stop(g);
@@ -143,4 +147,5 @@ sp_gateway_status(const sp_gateway *g, sp_ctl_reply *r)
 	sp_ctl_reply_field(r, "xfr-refused", "%llu", (unsigned long long)g->xfr_refused);
 	gw_pairing_status(g, r);
 	gw_members_status(g, r);
+	gw_relay_tls_status(g, r);
 }

@@ -64,6 +64,9 @@ struct sp_gateway {
 	sp_gw_pairing *pairing;
 	/* members.c: the control plane */
 	sp_gw_members *members;
+	/* relay_tls.c: the relay over TCP 443 */
+	struct sp_tls_server *tls;
+	uint64_t tls_accepted;
 };
 
 /* zonekeeper.c */
@@ -84,6 +87,13 @@ int gw_members_start(sp_gateway *g, sp_errmsg *e);
 void gw_members_stop(sp_gateway *g);
 void gw_members_changed(sp_gateway *g);
 void gw_members_status(const sp_gateway *g, sp_ctl_reply *r);
+
+/* relay_tls.c */
+int gw_relay_tls_start(sp_gateway *g, sp_errmsg *e);
+void gw_relay_tls_stop(sp_gateway *g);
+void gw_relay_tls_status(const sp_gateway *g, sp_ctl_reply *r);
+/* The port relay-tls-listen names; 0: none. */
+uint16_t relay_tls_port(const sp_daemon *d);
 
 /* pairing.c */
 int gw_pairing_start(sp_gateway *g, sp_errmsg *e);

@@ -151,6 +151,7 @@ send_members(struct cp_conn *c, sp_cp_msg *msg)
 			if (d->tunnel != NULL && sp_tunnel_relay_grant(d->tunnel, addr,
 			    &msg->relay_self, msg->relay_key) != SP_OK)
 				msg->relay_self = 0;
+			msg->relay_tls_port = relay_tls_port(d);
 			snprintf(x->name, sizeof(x->name), "%s", d->cloud.name);
 			x->kind = SP_CP_KIND_GATEWAY;
 			memcpy(x->key, self->pub, 32);

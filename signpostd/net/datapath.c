@@ -48,6 +48,25 @@ relay_touch(sp_tunnel *t)
 	dp_send_packet(t, t->relay_gw, ka, 0);
 }
 
+int
+dp_out(sp_tunnel *t, const struct sockaddr_in6 *to, const struct iovec *iov, int n)
+{
+	struct msghdr m;
+
+	if (ep_is_stream(to)) {
+		uint32_t i = ep_stream_index(to);
+		if (i >= STREAMS_MAX || t->streams[i].send == NULL)
+			return -1;
+		return t->streams[i].send(t->streams[i].arg, iov, n) == 0 ? 0 : -1;
+	}
+	memset(&m, 0, sizeof(m));
+	m.msg_name = (void *)to;
+	m.msg_namelen = sizeof(*to);
+	m.msg_iov = (struct iovec *)iov;
+	m.msg_iovlen = (size_t)n;
+	return sendmsg(t->udp_fd, &m, MSG_DONTWAIT) >= 0 ? 0 : -1;
+}
+
 /* One datagram to a peer, directly or through the relay. A send that
  * fails (a full socket buffer, a network that is down) drops it, as UDP
  * does; WireGuard's timers resend what matters. */
@@ -55,7 +74,6 @@ static void
 send_to(sp_tunnel *t, struct tpeer *p, const uint8_t *msg, size_t len)
 {
 	struct iovec iov[2];
-	struct msghdr m;
 	int n = 0;
 
 	if (!tp_reachable(p))
@@ -67,12 +85,7 @@ send_to(sp_tunnel *t, struct tpeer *p, const uint8_t *msg, size_t len)
 	}
 	iov[n].iov_base = (void *)msg;
 	iov[n++].iov_len = len;
-	memset(&m, 0, sizeof(m));
-	m.msg_name = tp_dest(p);
-	m.msg_namelen = sizeof(struct sockaddr_in6);
-	m.msg_iov = iov;
-	m.msg_iovlen = (size_t)n;
-	if (sendmsg(t->udp_fd, &m, MSG_DONTWAIT) >= 0)
+	if (dp_out(t, tp_dest(p), iov, n) == 0)
 		p->tx_bytes += len;
 }
 
@@ -151,6 +164,22 @@ send_batch(sp_tunnel *t, int first, int out)
 		size_t hdr = p->relay_via != NULL ? SP_RELAY_HEADER : 0;
 		size_t seg = t->slen[i], bytes = 0;
 		int j = i;
+
+		/* A stream (TLS) takes datagrams one by one into its queue. */
+		if (ep_is_stream(tp_dest(p))) {
+			struct iovec one[2];
+			int k = 0;
+			if (hdr) {
+				one[k].iov_base = p->relay_hdr;
+				one[k++].iov_len = hdr;
+				relay_touch(t);
+			}
+			one[k].iov_base = t->slot[i];
+			one[k++].iov_len = t->slen[i];
+			(void)dp_out(t, tp_dest(p), one, k);   /* a full queue drops, as UDP */
+			i++;
+			continue;
+		}
 
 		memset(m, 0, sizeof(*m));
 		m->msg_name = tp_dest(p);
@@ -328,6 +357,12 @@ fwd_flush(sp_tunnel *t)
 		struct msghdr *m = &t->fwd_msg[nmsg].msg_hdr;
 		size_t seg = t->fwd_iov[i].iov_len, bytes = 0, j = i;
 
+		if (ep_is_stream(&t->fwd_to[i]->endpoint)) {
+			(void)dp_out(t, &t->fwd_to[i]->endpoint, &t->fwd_iov[i], 1);
+			i++;
+			continue;
+		}
+
 		memset(m, 0, sizeof(*m));
 		m->msg_name = &t->fwd_to[i]->endpoint;
 		m->msg_namelen = sizeof(struct sockaddr_in6);
@@ -397,13 +432,13 @@ relay_forward(sp_tunnel *t, uint8_t *buf, size_t n, const struct sockaddr_in6 *f
 	fwd_add(t, dst, buf, n);
 }
 
-static void wg_one(sp_tunnel *t, int fd, uint8_t *buf, size_t n,
-    const struct sockaddr_in6 *from, const sp_relay_hdr *via);
+static void wg_one(sp_tunnel *t, uint8_t *buf, size_t n, const struct sockaddr_in6 *from,
+    const sp_relay_hdr *via);
 
 /* One datagram: the relay's, another protocol's (pairing, STUN), or
  * WireGuard's. */
 static void
-udp_one(sp_tunnel *t, int fd, uint8_t *buf, size_t n, const struct sockaddr_in6 *from)
+udp_one(sp_tunnel *t, uint8_t *buf, size_t n, const struct sockaddr_in6 *from)
 {
 	if (sp_relay_is(buf, n)) {
 		sp_relay_hdr h;
@@ -418,7 +453,7 @@ udp_one(sp_tunnel *t, int fd, uint8_t *buf, size_t n, const struct sockaddr_in6 
 			t->relay_rx_bad++;
 			return;
 		}
-		wg_one(t, fd, buf + SP_RELAY_HEADER, n - SP_RELAY_HEADER, from, &h);
+		wg_one(t, buf + SP_RELAY_HEADER, n - SP_RELAY_HEADER, from, &h);
 		return;
 	}
 	/* Every WireGuard message starts with its type, 1 to 4, and three zero
@@ -440,7 +475,7 @@ udp_one(sp_tunnel *t, int fd, uint8_t *buf, size_t n, const struct sockaddr_in6 
 		if (t->other(t->other_arg, buf, n, (struct sockaddr *)&ss, sl))
 			return;
 	}
-	wg_one(t, fd, buf, n, from, NULL);
+	wg_one(t, buf, n, from, NULL);
 }
 
 /* The path to p is now the relay at slot index, or direct from `from`. */
@@ -466,7 +501,7 @@ set_path(sp_tunnel *t, struct tpeer *p, const struct sockaddr_in6 *from, const s
 /* One WireGuard message through the core: replies, roaming, TUN. via is
  * the relay header it came behind, or NULL. */
 static void
-wg_one(sp_tunnel *t, int fd, uint8_t *buf, size_t n, const struct sockaddr_in6 *from,
+wg_one(sp_tunnel *t, uint8_t *buf, size_t n, const struct sockaddr_in6 *from,
     const sp_relay_hdr *via)
 {
 	uint8_t reply[SP_WG_MIN_REPLY], src[22];
@@ -500,7 +535,6 @@ wg_one(sp_tunnel *t, int fd, uint8_t *buf, size_t n, const struct sockaddr_in6 *
 	/* A lost handshake reply is resent by the initiator's timer. */
 	if (rx.kind == SP_WG_RX_REPLY) {
 		struct iovec iov[2];
-		struct msghdr m;
 		uint8_t hdr[SP_RELAY_HEADER];
 		int k = 0;
 		if (via != NULL) {
@@ -510,13 +544,8 @@ wg_one(sp_tunnel *t, int fd, uint8_t *buf, size_t n, const struct sockaddr_in6 *
 		}
 		iov[k].iov_base = reply;
 		iov[k++].iov_len = rx.reply_len;
-		memset(&m, 0, sizeof(m));
-		m.msg_name = (void *)from;
-		m.msg_namelen = sizeof(*from);
-		m.msg_iov = iov;
-		m.msg_iovlen = (size_t)k;
-		if (sendmsg(fd, &m, MSG_DONTWAIT) < 0)
-			sp_debug("tunnel: a handshake reply was not sent: %s", strerror(errno));
+		if (dp_out(t, from, iov, k) != 0)
+			sp_debug("tunnel: a handshake reply was not sent");
 	}
 	if (rx.peer == NULL || rx.kind == SP_WG_RX_DROP)
 		return;
@@ -562,6 +591,15 @@ wg_one(sp_tunnel *t, int fd, uint8_t *buf, size_t n, const struct sockaddr_in6 *
 }
 
 void
+dp_input(sp_tunnel *t, uint8_t *msg, size_t len, const struct sockaddr_in6 *from)
+{
+	udp_one(t, msg, len, from);
+	flush_gro(t);
+	if (t->nfwd > 0)
+		fwd_flush(t);
+}
+
+void
 dp_on_udp(void *arg, int fd, unsigned events)
 {
 	sp_tunnel *t = arg;
@@ -595,7 +633,7 @@ dp_on_udp(void *arg, int fd, unsigned events)
 						seg = (size_t)v;
 				}
 			for (size_t off = 0; off < len; off += seg)
-				udp_one(t, fd, t->rx[i] + off, len - off < seg ? len - off : seg,
+				udp_one(t, t->rx[i] + off, len - off < seg ? len - off : seg,
 				    &t->raddr[i]);
 		}
 		flush_gro(t);

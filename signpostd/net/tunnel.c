@@ -361,8 +361,19 @@ path_info(const struct tpeer *p, sp_tunnel_peer_info *out)
 	memset(out, 0, sizeof(*out));
 	out->has_endpoint = tp_reachable(p);
 	out->endpoint = p->relay_via != NULL ? p->relay_via->endpoint : p->endpoint;
-	out->path = !tp_reachable(p) ? SP_PATH_NONE : p->relay_via != NULL ? SP_PATH_RELAY_UDP :
-	    SP_PATH_DIRECT;
+	if (!tp_reachable(p))
+		out->path = SP_PATH_NONE;
+	else if (p->relay_via != NULL)
+		out->path = ep_is_stream(&p->relay_via->endpoint) ? SP_PATH_RELAY_TCP :
+		    SP_PATH_RELAY_UDP;
+	else
+		out->path = ep_is_stream(&p->endpoint) ? SP_PATH_TCP : SP_PATH_DIRECT;
+	out->trying_ms = sp_wg_peer_trying_ms(p->wp, now);
+	{
+		uint64_t rx, tx;
+		sp_wg_peer_times(p->wp, &rx, &tx);
+		out->unanswered_ms = tx > rx && now > tx ? now - tx : 0;
+	}
 	out->handshake_age = hs ? (int64_t)((now - hs) / 1000) : -1;
 	out->path_age = p->path_since_ms ? (int64_t)((now - p->path_since_ms) / 1000) : -1;
 	out->idle_ms = data ? (int64_t)(now - data) : -1;
@@ -488,12 +499,116 @@ sp_tunnel_peer_close(sp_tunnel *t, const uint8_t pub[32])
 	return SP_OK;
 }
 
+/* ---- streams ------------------------------------------------------------ */
+
+int
+sp_tunnel_endpoint_is_stream(const struct sockaddr_in6 *ep)
+{
+	return ep_is_stream(ep);
+}
+
+int
+sp_tunnel_stream_add(sp_tunnel *t, sp_tunnel_stream_send send, void *arg,
+    struct sockaddr_in6 *ep)
+{
+	for (uint32_t i = 1; i < STREAMS_MAX; i++) {
+		if (t->streams[i].send != NULL)
+			continue;
+		t->streams[i].send = send;
+		t->streams[i].arg = arg;
+		memset(ep, 0, sizeof(*ep));
+		ep->sin6_family = AF_INET6;
+		ep->sin6_port = htons(443);
+		ep->sin6_addr.s6_addr[0] = 0x01;
+		ep->sin6_addr.s6_addr[12] = (uint8_t)(i >> 24);
+		ep->sin6_addr.s6_addr[13] = (uint8_t)(i >> 16);
+		ep->sin6_addr.s6_addr[14] = (uint8_t)(i >> 8);
+		ep->sin6_addr.s6_addr[15] = (uint8_t)i;
+		return SP_OK;
+	}
+	return SP_ESPACE;
+}
+
+void
+sp_tunnel_stream_remove(sp_tunnel *t, const struct sockaddr_in6 *ep)
+{
+	uint32_t i = ep_stream_index(ep);
+
+	if (!ep_is_stream(ep) || i >= STREAMS_MAX)
+		return;
+	t->streams[i].send = NULL;
+	t->streams[i].arg = NULL;
+	for (size_t k = 0; k < t->npeers; k++) {
+		struct tpeer *p = t->peers[k];
+		if (p->has_endpoint && memcmp(&p->endpoint, ep, sizeof(*ep)) == 0) {
+			p->has_endpoint = 0;
+			p->path_since_ms = sp_clock_mono_ms();
+		}
+	}
+}
+
+void
+sp_tunnel_stream_input(sp_tunnel *t, const struct sockaddr_in6 *ep, uint8_t *msg, size_t len)
+{
+	dp_input(t, msg, len, ep);
+}
+
+int
+sp_tunnel_peer_move(sp_tunnel *t, const uint8_t pub[32], const struct sockaddr *ep,
+    socklen_t len)
+{
+	struct tpeer *p = find_peer(t, pub);
+	struct sockaddr_in6 s6;
+
+	if (p == NULL)
+		return SP_ENOENT;
+	if ((ep->sa_family != AF_INET && ep->sa_family != AF_INET6) ||
+	    len < sizeof(struct sockaddr_in))
+		return SP_EINVAL;
+	to_v6(ep, &s6);
+	if (!p->has_endpoint || memcmp(&p->endpoint, &s6, sizeof(s6)) != 0)
+		p->path_since_ms = sp_clock_mono_ms();
+	p->endpoint = s6;
+	p->has_endpoint = 1;
+	p->relay_via = NULL;
+	dp_initiate(t, p);
+	return SP_OK;
+}
+
+int
+sp_tunnel_peer_probe(sp_tunnel *t, const uint8_t pub[32], const struct sockaddr *ep,
+    socklen_t len)
+{
+	struct tpeer *p = find_peer(t, pub);
+	struct sockaddr_in6 keep, s6;
+	int had;
+
+	if (p == NULL)
+		return SP_ENOENT;
+	if ((ep->sa_family != AF_INET && ep->sa_family != AF_INET6) ||
+	    len < sizeof(struct sockaddr_in))
+		return SP_EINVAL;
+	to_v6(ep, &s6);
+	/* The initiation goes to ep; the peer stays where it is until an
+	 * authenticated answer arrives from there (roaming). */
+	keep = p->endpoint;
+	had = p->has_endpoint;
+	p->endpoint = s6;
+	p->has_endpoint = 1;
+	dp_initiate(t, p);
+	p->endpoint = keep;
+	p->has_endpoint = had;
+	return SP_OK;
+}
+
 const char *
 sp_tunnel_path_name(enum sp_tunnel_path p)
 {
 	switch (p) {
 	case SP_PATH_DIRECT: return "direct";
 	case SP_PATH_RELAY_UDP: return "relay-udp";
+	case SP_PATH_TCP: return "tcp-443";
+	case SP_PATH_RELAY_TCP: return "relay-tcp";
 	default: return "none";
 	}
 }

@@ -10,6 +10,8 @@
 
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <netinet/in.h>
 
 #include "sp_err.h"
 
@@ -49,7 +51,8 @@ int sp_tunnel_peer_set(sp_tunnel *t, const uint8_t pub[32], const struct sockadd
 /* Forget a peer and its sessions (revocation). SP_ENOENT if unknown. */
 int sp_tunnel_peer_remove(sp_tunnel *t, const uint8_t pub[32]);
 
-enum sp_tunnel_path { SP_PATH_NONE, SP_PATH_DIRECT, SP_PATH_RELAY_UDP };
+enum sp_tunnel_path { SP_PATH_NONE, SP_PATH_DIRECT, SP_PATH_RELAY_UDP, SP_PATH_TCP,
+	SP_PATH_RELAY_TCP };
 typedef struct sp_tunnel_peer_info {
 	int has_endpoint;
 	struct sockaddr_in6 endpoint;   /* IPv4 mapped; the gateway's when relayed */
@@ -59,6 +62,10 @@ typedef struct sp_tunnel_peer_info {
 	int64_t idle_ms;                /* since the last data either way; -1: none yet */
 	int has_session;
 	uint32_t rtt_ms;                /* of our last handshake; 0: none measured */
+	uint64_t trying_ms;             /* a handshake unanswered for so long; 0: not trying */
+	/* Data sent to the peer with nothing authenticated back since: for
+	 * how long (ms); 0 when something came back after it. */
+	uint64_t unanswered_ms;
 	uint64_t rx_bytes, tx_bytes;
 } sp_tunnel_peer_info;
 const char *sp_tunnel_path_name(enum sp_tunnel_path p);
@@ -101,6 +108,33 @@ int sp_tunnel_peer_kick(sp_tunnel *t, const uint8_t pub[32]);
 /* Close the peer's sessions (its keys wiped); the peer stays and the next
  * packet reopens them. */
 int sp_tunnel_peer_close(sp_tunnel *t, const uint8_t pub[32]);
+
+/* ---- datagrams over a stream (TLS on TCP 443, docs/relay.md) ------------ */
+
+/* Send one datagram, gathered from iov, on the stream; nonzero: dropped. */
+typedef int (*sp_tunnel_stream_send)(void *arg, const struct iovec *iov, int n);
+/*
+ * A stream the tunnel may send datagrams on: its virtual endpoint, an
+ * address in 100::/64 (RFC 6666's discard-only prefix, never routed) with
+ * port 443, goes in *ep. Peers whose endpoint it is are sent to through
+ * send, and a peer roams onto it like onto any endpoint.
+ */
+int sp_tunnel_stream_add(sp_tunnel *t, sp_tunnel_stream_send send, void *arg,
+    struct sockaddr_in6 *ep);
+/* The stream is gone: peers on it have no endpoint (until they send again). */
+void sp_tunnel_stream_remove(sp_tunnel *t, const struct sockaddr_in6 *ep);
+/* A datagram that came on the stream (changed in place). */
+void sp_tunnel_stream_input(sp_tunnel *t, const struct sockaddr_in6 *ep, uint8_t *msg,
+    size_t len);
+/* 1 if ep is a stream's virtual endpoint. */
+int sp_tunnel_endpoint_is_stream(const struct sockaddr_in6 *ep);
+/* Move the peer to this endpoint and start a handshake there. */
+int sp_tunnel_peer_move(sp_tunnel *t, const uint8_t pub[32], const struct sockaddr *ep,
+    socklen_t len);
+/* A handshake with the peer sent to ep without moving it: if the answer
+ * comes, the peer roams there (a member trying UDP again). */
+int sp_tunnel_peer_probe(sp_tunnel *t, const uint8_t pub[32], const struct sockaddr *ep,
+    socklen_t len);
 
 /* The interface's name (sp0, or what --interface chose). */
 const char *sp_tunnel_ifname(const sp_tunnel *t);

@@ -7,6 +7,7 @@
 #define SP_TUNNEL_INT_H
 
 #include <netinet/in.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -61,6 +62,28 @@ struct tpeer {
 	uint32_t rtt_ms;                /* of the last handshake we initiated; 0: none */
 };
 
+/* Streams (TLS on TCP 443) the tunnel sends datagrams on; a virtual
+ * endpoint 100::/64 with the stream's index in its last 4 bytes. */
+#define STREAMS_MAX 1024
+struct tstream {
+	sp_tunnel_stream_send send;   /* NULL: free */
+	void *arg;
+};
+
+static inline int
+ep_is_stream(const struct sockaddr_in6 *ep)
+{
+	static const uint8_t pfx[8] = { 0x01, 0x00, 0, 0, 0, 0, 0, 0 };
+	return memcmp(ep->sin6_addr.s6_addr, pfx, 8) == 0;
+}
+
+static inline uint32_t
+ep_stream_index(const struct sockaddr_in6 *ep)
+{
+	const uint8_t *a = ep->sin6_addr.s6_addr;
+	return (uint32_t)a[12] << 24 | (uint32_t)a[13] << 16 | (uint32_t)a[14] << 8 | a[15];
+}
+
 /* Whether we can send to p at all: an endpoint of its own or a relay's. */
 static inline int
 tp_reachable(const struct tpeer *p)
@@ -99,6 +122,7 @@ struct sp_tunnel {
 	/* The relay. Gateway: the members' slots (NULL: not a relay). Member:
 	 * our own key (relay_self set), which FROM frames must carry, and the
 	 * gateway's peer, from whose endpoint they come. */
+	struct tstream streams[STREAMS_MAX];
 	sp_relay_table *relay;
 	uint8_t relay_key[SP_RELAY_KEY];
 	struct tpeer *relay_gw;
@@ -160,5 +184,11 @@ void dp_initiate(sp_tunnel *t, struct tpeer *p);
  * handshake; len 0 is a keepalive. */
 void dp_send_packet(sp_tunnel *t, struct tpeer *p, uint8_t *buf, size_t len);
 void dp_clear_queue(struct tpeer *p);
+/* One datagram, gathered from iov, to an endpoint: a UDP one, or a
+ * stream's. Failures drop it, as UDP does; 0 if it went. */
+int dp_out(sp_tunnel *t, const struct sockaddr_in6 *to, const struct iovec *iov, int n);
+/* A datagram from an endpoint, as the UDP socket would deliver it, then
+ * what it caused flushed (TUN writes, relayed frames). */
+void dp_input(sp_tunnel *t, uint8_t *msg, size_t len, const struct sockaddr_in6 *from);
 
 #endif
