@@ -6,7 +6,8 @@
 # the code carried; the gateway reaching it over WireGuard; the phone
 # pairing the laptop in turn; the laptop looking the phone up by name, its
 # own signpostd validating the answer and opening a tunnel to the phone
-# through the gateway's relay, end to end encrypted. Needs root.
+# through the gateway's relay, end to end encrypted; then the phone's
+# network dropping UDP, and the phone moving to TLS on TCP 443. Needs root.
 set -eu
 BIN=${1:-build/bin}
 BIN=$(cd "$BIN" && pwd)
@@ -67,7 +68,7 @@ trap 'exit 130' INT TERM
 chmod 700 "$T"
 
 [ "$(id -u)" -eq 0 ] || die "make run needs root: it makes network namespaces and tunnels"
-for tool in ip delv dig ping nc; do
+for tool in ip delv dig ping nc nft; do
 	command -v "$tool" >/dev/null 2>&1 || die "$tool is missing (scripts/install-deps.sh)"
 done
 
@@ -93,11 +94,11 @@ echo "(network namespaces $NS_G, $NS_P, $NS_L; nothing leaves this machine)"
 say "signpost init --zone $ZONE --name gateway"
 sp --state "$G" init --zone "$ZONE" --name gateway
 
-say "signpostd, the gateway: the signed zone on $LAN.1:53, WireGuard on $LAN.1:51820"
+say "signpostd, the gateway: the signed zone on $LAN.1:53, WireGuard on $LAN.1:51820, the relay over TLS on $LAN.1:443"
 # Not through in_ns: a backgrounded function is a subshell, and $! would
 # be its pid, not signpostd's.
 ip netns exec "$NS_G" "$BIN/signpostd" --state "$G" --interface "$IF_G" --dns-listen "$LAN.1:53" \
-	--public-endpoint "$LAN.1:51820" 2>"$T/gateway.log" &
+	--public-endpoint "$LAN.1:51820" --relay-tls-listen "$LAN.1:443" 2>"$T/gateway.log" &
 GPID=$!
 i=0
 until sp --state "$G" status >/dev/null 2>&1; do
@@ -181,6 +182,31 @@ sp --state "$L" status | sed -n '/gateway:/p;/members (/,/^  [a-z]*:/p' | grep -
 
 say "signpost status   (on the gateway: what its relay forwarded, and never opened)"
 sp --state "$G" status | grep 'relay:'
+
+say "The phone's network starts dropping all UDP (nftables in its namespace); the phone pings the laptop"
+in_ns "$NS_P" nft -f - <<EOF
+table inet demo_block {
+	chain out { type filter hook output priority 0; meta l4proto udp drop; }
+	chain in { type filter hook input priority 0; meta l4proto udp drop; }
+}
+EOF
+t0=$(date +%s%N)
+in_ns "$NS_P" ping -6 -c 1 -W 1 "$LAPTOP" >/dev/null 2>&1 || true
+i=0
+until sp --state "$P" status --json | grep -q '"gateway-path":"tcp-443"'; do
+	i=$((i + 1))
+	[ $i -le 200 ] || die "the phone did not move to TCP 443"
+	sleep 0.05
+done
+t1=$(date +%s%N)
+echo "(the phone's session with its gateway moved to TLS on TCP 443 after $(((t1 - t0) / 1000000)) ms)"
+say "The laptop still reaches phone.$ZONE: ping, and the path on each side"
+in_ns "$NS_L" ping -6 -c 3 -i 0.2 -W 2 "phone.$ZONE" || die "the laptop does not reach the phone over TCP 443"
+echo "on the phone:"
+sp --state "$P" status | sed -n '/gateway:/p;/members (/,/^  [a-z]*:/p' | grep -v '^  [a-z]*:  '
+echo "on the laptop:"
+sp --state "$L" status | sed -n '/members (/,/^  [a-z]*:/p' | grep -v '^  [a-z]*:  '
+in_ns "$NS_P" nft delete table inet demo_block
 
 say "signpost devices   (on the phone: the list its gateway keeps it up to date with)"
 sp --state "$P" devices

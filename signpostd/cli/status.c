@@ -37,10 +37,11 @@ print_text(const struct cli_fields *f)
 		    cli_field(f, "members-connected"), cli_field(f, "control-plane-refused"));
 	if (cli_field_find(f, "gateway") != NULL) {
 		const char *hs = cli_field_find(f, "gateway-handshake");
-		printf("  gateway: %s at %s, control plane %s, last handshake %s%s\n",
+		const char *path = cli_field_find(f, "gateway-path");
+		printf("  gateway: %s at %s over %s, control plane %s, last handshake %s%s\n",
 		    cli_field(f, "gateway"), cli_field(f, "gateway-endpoint"),
-		    cli_field(f, "control-plane"), hs != NULL && hs[0] != '-' ? hs : "never",
-		    hs != NULL && hs[0] != '-' ? " s ago" : "");
+		    path != NULL ? path : "udp", cli_field(f, "control-plane"),
+		    hs != NULL && hs[0] != '-' ? hs : "never", hs != NULL && hs[0] != '-' ? " s ago" : "");
 	}
 	if (cli_field_find(f, "resolver") != NULL)
 		printf("  resolver: %s\n", cli_field(f, "resolver"));

@@ -129,7 +129,13 @@ sp_member_status(const sp_member *m, sp_ctl_reply *r)
 
 	inet_ntop(AF_INET6, m->gw.addr, a, sizeof(a));
 	sp_ctl_reply_field(r, "gateway", "%s", a);
-	sp_ctl_reply_field(r, "gateway-endpoint", "%s", m->endpoint[0] ? m->endpoint : "-");
+	if (m->tls_up) {
+		char t[80];
+		sp_ctl_reply_field(r, "gateway-endpoint", "%s",
+		    sp_addr_format((const struct sockaddr *)&m->tls_addr, t, sizeof(t)));
+	} else {
+		sp_ctl_reply_field(r, "gateway-endpoint", "%s", m->endpoint[0] ? m->endpoint : "-");
+	}
 	sp_ctl_reply_field(r, "control-plane", "%s", m->cp_up ? "up" : "down");
 	if (m->d->tunnel != NULL &&
 	    sp_tunnel_peer_info_get(m->d->tunnel, m->gw_x25519, &pi) == SP_OK)

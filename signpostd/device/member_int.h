@@ -90,6 +90,9 @@ void peers_relay_self(sp_member *m, uint32_t slot, const uint8_t key[8]);
 /* A program looked up this name (wire form) and got addresses. */
 void peers_on_lookup(sp_member *m, const uint8_t *qname, size_t qlen);
 void peers_status(const sp_member *m, struct sp_ctl_reply *r);
+/* The longest a relayed member has gone unanswered since we sent it data
+ * (ms): the relay, that is the gateway, may be out of reach. */
+uint64_t peers_unanswered_ms(const sp_member *m);
 
 /* tcp_path.c */
 int tcp_path_start(sp_member *m, const struct sockaddr *udp_ep, socklen_t len, sp_errmsg *e);

@@ -284,6 +284,22 @@ peers_stop(sp_member *m)
 	m->peers_timer = NULL;
 }
 
+uint64_t
+peers_unanswered_ms(const sp_member *m)
+{
+	uint64_t worst = 0;
+
+	for (size_t i = 0; i < m->npeers; i++) {
+		sp_tunnel_peer_info pi;
+		if (m->peers[i]->state == M_READY &&
+		    sp_tunnel_peer_info_get(m->d->tunnel, m->peers[i]->x, &pi) == SP_OK &&
+		    (pi.path == SP_PATH_RELAY_UDP || pi.path == SP_PATH_RELAY_TCP) &&
+		    pi.unanswered_ms > worst)
+			worst = pi.unanswered_ms;
+	}
+	return worst;
+}
+
 void
 peers_status(const sp_member *m, sp_ctl_reply *r)
 {

@@ -130,9 +130,11 @@ on_tick(void *arg)
 		return;
 	if (m->tls == NULL) {
 		/* WireGuard alone notices a dead path only after 15 s (keepalive
-		 * and rekey timeouts): data that got nothing back for
-		 * SUSPECT_MS asks the question now, with a handshake. */
-		if (pi.trying_ms == 0 && pi.unanswered_ms >= SUSPECT_MS && m->udp_ep_len)
+		 * and rekey timeouts): data to the gateway, or to a member
+		 * through its relay, that got nothing back for SUSPECT_MS asks
+		 * the question now, with a handshake. */
+		if (pi.trying_ms == 0 && (pi.unanswered_ms >= SUSPECT_MS ||
+		    peers_unanswered_ms(m) >= SUSPECT_MS) && m->udp_ep_len)
 			(void)sp_tunnel_peer_probe(m->d->tunnel, m->gw_x25519,
 			    (struct sockaddr *)&m->udp_ep, m->udp_ep_len);
 		else if (pi.trying_ms >= TRY_MS && now >= m->tls_retry_ms && m->udp_ep_len)
