@@ -1213,3 +1213,26 @@ sp_devres_error(const sp_devres_question *q, uint16_t rcode, uint8_t *out, size_
 	*len = sp_wire_used(&w);
 	return SP_OK;
 }
+
+int
+sp_devres_local(const sp_devres_question *q, uint16_t rcode, uint16_t type, const uint8_t *rd,
+    uint16_t rdlen, uint32_t ttl, uint8_t *out, size_t cap, size_t *len)
+{
+	sp_wire w = sp_wire_writer(out, cap);
+	uint16_t flags = (uint16_t)(SP_F_QR | SP_F_AA | F_RA |
+	    (q->flags & (F_OPCODE | SP_F_RD | SP_F_CD)));
+
+	if (q->qname_len == 0)
+		return SP_EINVAL;
+	put_head(&w, q, flags, rcode);
+	if (rd != NULL)
+		put_rr(&w, type, ttl, rd, rdlen);
+	if (q->edns)
+		put_opt(&w, q, rcode);
+	if (sp_wire_err(&w) != SP_OK)
+		return SP_ESPACE;
+	if (rd != NULL)
+		set_count(out, 1, 1);
+	*len = sp_wire_used(&w);
+	return SP_OK;
+}

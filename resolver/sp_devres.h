@@ -188,6 +188,12 @@ void sp_devres_flush(sp_devres *r);
  */
 int sp_devres_answer(sp_devres *r, const sp_devres_question *q, const sp_devres_rrset *rr,
     uint8_t *out, size_t cap, size_t *len);
+/* A reply from local data, not validated (no AD): rcode, and one record
+ * of type with rd at the question's name if rd is not NULL; AA set. For
+ * the reverse names of the zone's own /48, which the resolver answers from
+ * its member list. */
+int sp_devres_local(const sp_devres_question *q, uint16_t rcode, uint16_t type, const uint8_t *rd,
+    uint16_t rdlen, uint32_t ttl, uint8_t *out, size_t cap, size_t *len);
 /* A reply with no records and this rcode (SERVFAIL, REFUSED, FORMERR,
  * NOTIMP, BADVERS): q's opcode, RD and CD echoed, RA set, the question
  * when q->qname_len > 0, an OPT when q had one. SP_ESPACE if cap is too

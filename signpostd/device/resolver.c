@@ -67,6 +67,7 @@ struct pending {
 struct forward {
 	int used;
 	uint16_t id, client_id;
+	sp_devres_question q;        /* for a SERVFAIL when no answer comes */
 	int fd;
 	struct sockaddr_storage from;
 	socklen_t fromlen;
@@ -386,6 +387,7 @@ forward(struct dr *r, int fd, const struct sockaddr_storage *from, socklen_t fl,
 	}
 	f->used = 1;
 	f->client_id = qq->id;
+	f->q = *qq;
 	sp_rng_fill(r->m->d->rng, &f->id, sizeof(f->id));
 	f->fd = fd;
 	f->from = *from;
@@ -433,6 +435,71 @@ on_upstream(void *arg, int fd, unsigned events)
 	}
 }
 
+/* ---- reverse names of the zone's /48 ------------------------------------------- */
+
+static int
+hexval(uint8_t c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/*
+ * Names under the zone's /48 in ip6.arpa are ours to answer: no public
+ * server has them, and asking the upstream for them only waits (ping and
+ * ssh look every address up). A member's full address gets a PTR to its
+ * name, from the member list the gateway keeps us up to date with (not
+ * signed: no AD bit); another full address NXDOMAIN; a name above one
+ * NODATA. Returns 0 if qname is not under the /48.
+ */
+static int
+answer_reverse(struct dr *r, const struct waiter *w)
+{
+	const sp_member *m = r->m;
+	const uint8_t *n = w->q.qname;
+	uint8_t nib[32], addr[16], out[MSG_MAX], target[SP_DNAME_MAX];
+	size_t len, tl, k = 0, off = 0;
+
+	/* Nibble labels, then exactly "ip6" "arpa" and the root. */
+	while (off < w->q.qname_len && n[off] == 1 && k < 32 && hexval(n[off + 1]) >= 0) {
+		nib[k++] = (uint8_t)hexval(n[off + 1]);
+		off += 2;
+	}
+	if (w->q.qname_len - off != 10 || memcmp(n + off, "\003ip6\004arpa\000", 10) != 0 ||
+	    k < 12)
+		return 0;
+	/* nib[0] is the last nibble of the address. */
+	memset(addr, 0, sizeof(addr));
+	for (size_t i = 0; i < k; i++) {
+		size_t pos = k - 1 - i;   /* from the most significant */
+		addr[pos / 2] |= (uint8_t)(pos % 2 == 0 ? nib[i] << 4 : nib[i]);
+	}
+	if (memcmp(addr, m->d->cloud.prefix, 6) != 0)
+		return 0;
+	if (k < 32) {
+		if (sp_devres_local(&w->q, 0, 0, NULL, 0, 0, out, sizeof(out), &len) == SP_OK)
+			reply(w->fd, &w->from, w->fromlen, out, len);
+		return 1;
+	}
+	for (size_t i = 0; i < m->nlist; i++) {
+		char fqdn[320];
+		if (memcmp(m->list[i].addr, addr, 16) != 0)
+			continue;
+		snprintf(fqdn, sizeof(fqdn), "%s.%s", m->list[i].name, m->d->cloud.zone);
+		if (w->q.qtype == 12 && sp_dname_from_text(fqdn, target, &tl) == SP_OK) {
+			if (sp_devres_local(&w->q, 0, 12, target, (uint16_t)tl, 60, out, sizeof(out),
+			    &len) == SP_OK)
+				reply(w->fd, &w->from, w->fromlen, out, len);
+		} else if (sp_devres_local(&w->q, 0, 0, NULL, 0, 0, out, sizeof(out), &len) ==
+		    SP_OK) {
+			reply(w->fd, &w->from, w->fromlen, out, len);
+		}
+		return 1;
+	}
+	if (sp_devres_local(&w->q, 3, 0, NULL, 0, 0, out, sizeof(out), &len) == SP_OK)
+		reply(w->fd, &w->from, w->fromlen, out, len);
+	return 1;
+}
+
 /* ---- the clients ------------------------------------------------------------ */
 
 static void
@@ -477,6 +544,8 @@ on_client(void *arg, int fd, unsigned events)
 			continue;
 		}
 		if (!w.q.in_zone) {
+			if (answer_reverse(r, &w))
+				continue;
 			forward(r, fd, &w.from, w.fromlen, r->buf, (size_t)n, &w.q);
 			continue;
 		}
@@ -556,8 +625,18 @@ on_timer(void *arg)
 	}
 	for (size_t i = 0; i < FORWARD_MAX; i++) {
 		struct forward *f = &r->fwd[i];
-		if (f->used && f->deadline_ms <= now)
-			f->used = 0;   /* the client's own retry asks again */
+		if (f->used && f->deadline_ms <= now) {
+			/* No answer from the upstream: say so, rather than let the
+			 * client wait for its own timeout. */
+			struct waiter w;
+			memset(&w, 0, sizeof(w));
+			w.fd = f->fd;
+			w.from = f->from;
+			w.fromlen = f->fromlen;
+			w.q = f->q;
+			f->used = 0;
+			reply_error(r, &w, 2);
+		}
 	}
 	arm(r);
 }
