@@ -341,23 +341,41 @@ ctl_pair(sp_daemon *d, const sp_ctl_request *req, sp_ctl_reply *r)
 		sp_ctl_reply_error(r, SP_EINVAL, "usage: pair create|wait|wireguard ...");
 }
 
+/* The path fields of a devices[] line (docs/control.md). */
+static void
+path_fields(const sp_tunnel_peer_info *pi, char *out, size_t len)
+{
+	snprintf(out, len, "path=%s rtt-ms=%u path-age=%lld rx=%llu tx=%llu",
+	    sp_tunnel_path_name(pi->path), pi->rtt_ms, (long long)pi->path_age,
+	    (unsigned long long)pi->rx_bytes, (unsigned long long)pi->tx_bytes);
+}
+
 /* devices: every member, the gateway first, with what the tunnel knows. */
 /* devices on a member: the list the gateway last gave it. */
 static void
 member_devices(sp_daemon *d, sp_ctl_reply *r)
 {
+	char hsbuf[32];
 	const sp_cp_member *list;
 	size_t n = sp_member_list(d->member, &list);
 	char a[INET6_ADDRSTRLEN], id[SP_KEY_ID_CHARS + 1];
 
 	sp_ctl_reply_ok(r);
 	for (size_t i = 0; i < n; i++) {
+		sp_tunnel_peer_info pi;
+		char path[96];
 		inet_ntop(AF_INET6, list[i].addr, a, sizeof(a));
 		sp_key_id(list[i].key, id);
-		sp_ctl_reply_field(r, "devices[]", "name=%s kind=%s id=%s address=%s handshake=- "
-		    "endpoint=- added=-", list[i].name, list[i].kind == SP_CP_KIND_GATEWAY ?
+		if (sp_member_peer_info(d->member, list[i].name, &pi) != SP_OK)
+			memset(&pi, 0, sizeof(pi)), pi.handshake_age = pi.path_age = -1;
+		path_fields(&pi, path, sizeof(path));
+		if (memcmp(list[i].key, sp_key_info_of(sp_daemon_device_key(d))->pub, 32) == 0)
+			snprintf(path, sizeof(path), "path=self");
+		sp_ctl_reply_field(r, "devices[]", "name=%s kind=%s id=%s address=%s handshake=%s "
+		    "endpoint=- added=- %s", list[i].name, list[i].kind == SP_CP_KIND_GATEWAY ?
 		    "gateway" : list[i].kind == SP_CP_KIND_WIREGUARD ? "wireguard" : "signpost", id,
-		    a);
+		    a, pi.handshake_age >= 0 ? (snprintf(hsbuf, sizeof(hsbuf), "%lld",
+		    (long long)pi.handshake_age), hsbuf) : "-", path);
 	}
 }
 
@@ -383,14 +401,16 @@ ctl_devices(sp_daemon *d, const sp_ctl_request *req, sp_ctl_reply *r)
 		address_text(d, self->pub, a);
 		sp_time_format(self->created, added);
 		sp_ctl_reply_field(r, "devices[]", "name=%s kind=gateway id=%s address=%s "
-		    "handshake=- endpoint=- added=%s", d->cloud.name, self->id, a, added);
+		    "handshake=- endpoint=- added=%s path=self", d->cloud.name, self->id, a, added);
 	}
 	devs = sp_gw_devices(d->gw);
 	for (size_t i = 0; i < sp_gw_device_count(d->gw); i++) {
 		sp_tunnel_peer_info pi;
 		uint8_t x[32];
-		char hs[32] = "-", ep[80] = "-";
+		char hs[32] = "-", ep[80] = "-", path[96];
 
+		memset(&pi, 0, sizeof(pi));
+		pi.path_age = -1;
 		address_text(d, devs[i].pub, a);
 		sp_time_format(devs[i].added, added);
 		sp_key_id(devs[i].pub, id);
@@ -401,10 +421,11 @@ ctl_devices(sp_daemon *d, const sp_ctl_request *req, sp_ctl_reply *r)
 			if (pi.has_endpoint)
 				sp_tunnel_endpoint_text(&pi.endpoint, ep, sizeof(ep));
 		}
+		path_fields(&pi, path, sizeof(path));
 		sp_ctl_reply_field(r, "devices[]", "name=%s kind=%s id=%s address=%s handshake=%s "
-		    "endpoint=%s added=%s", devs[i].name,
+		    "endpoint=%s added=%s %s", devs[i].name,
 		    devs[i].kind == SP_DEVICE_WIREGUARD ? "wireguard" : "signpost", id, a, hs, ep,
-		    added);
+		    added, path);
 	}
 }
 

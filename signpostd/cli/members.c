@@ -50,18 +50,24 @@ cli_devices(struct cli *c, int argc, char **argv)
 	if (json) {
 		cli_fields_json(&f, "");
 	} else {
-		printf("%-16s %-9s %-16s %-39s %-9s %-22s %s\n", "NAME", "KIND", "KEY ID",
-		    "ADDRESS", "HANDSHAKE", "ENDPOINT", "ADDED");
+		printf("%-16s %-9s %-16s %-39s %-9s %-10s %-6s %-22s %s\n", "NAME", "KIND", "KEY ID",
+		    "ADDRESS", "HANDSHAKE", "PATH", "RTT", "ENDPOINT", "ADDED");
 		for (size_t i = 0; i < f.n; i++) {
-			char v[7][80], hs[96];
+			char v[9][80], hs[96], rtt[96];
 			const char *l = f.value[i];
 			if (strcmp(f.name[i], "devices[]") != 0)
 				continue;
 			item(l, "handshake", v[4], sizeof(v[4]));
 			snprintf(hs, sizeof(hs), "%s%s", v[4], strcmp(v[4], "-") == 0 ? "" : "s ago");
-			printf("%-16s %-9s %-16s %-39s %-9s %-22s %s\n", item(l, "name", v[0], 80),
-			    item(l, "kind", v[1], 80), item(l, "id", v[2], 80),
-			    item(l, "address", v[3], 80), hs, item(l, "endpoint", v[5], 80),
+			item(l, "rtt-ms", v[8], sizeof(v[8]));
+			snprintf(rtt, sizeof(rtt), "%s", v[8][0] == '?' || strcmp(v[8], "0") == 0 ? "-" :
+			    v[8]);
+			if (strcmp(rtt, "-") != 0)
+				snprintf(rtt, sizeof(rtt), "%sms", v[8]);
+			printf("%-16s %-9s %-16s %-39s %-9s %-10s %-6s %-22s %s\n",
+			    item(l, "name", v[0], 80), item(l, "kind", v[1], 80),
+			    item(l, "id", v[2], 80), item(l, "address", v[3], 80), hs,
+			    item(l, "path", v[7], 80), rtt, item(l, "endpoint", v[5], 80),
 			    item(l, "added", v[6], 80));
 		}
 	}

@@ -43,5 +43,10 @@ void sp_member_forget(sp_member *m, uint64_t tag);
 /* The member list as the gateway last told it. */
 struct sp_cp_member;
 size_t sp_member_list(const sp_member *m, const struct sp_cp_member **out);
+/* What the tunnel knows of a member by name (the gateway's session, or a
+ * member peer's): SP_ENOENT if it is not a peer (yet). */
+struct sp_tunnel_peer_info;
+int sp_member_peer_info(const sp_member *m, const char *name,
+    struct sp_tunnel_peer_info *out);
 
 #endif

@@ -284,6 +284,20 @@ peers_stop(sp_member *m)
 	m->peers_timer = NULL;
 }
 
+int
+sp_member_peer_info(const sp_member *m, const char *name, sp_tunnel_peer_info *out)
+{
+	if (m->d->tunnel == NULL)
+		return SP_ENOENT;
+	for (size_t i = 0; i < m->nlist; i++)
+		if (m->list[i].kind == SP_CP_KIND_GATEWAY && strcmp(m->list[i].name, name) == 0)
+			return sp_tunnel_peer_info_get(m->d->tunnel, m->gw_x25519, out);
+	for (size_t i = 0; i < m->npeers; i++)
+		if (strcmp(m->peers[i]->name, name) == 0 && m->peers[i]->state == M_READY)
+			return sp_tunnel_peer_info_get(m->d->tunnel, m->peers[i]->x, out);
+	return SP_ENOENT;
+}
+
 uint64_t
 peers_unanswered_ms(const sp_member *m)
 {
