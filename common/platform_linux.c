@@ -1,6 +1,7 @@
 /* The Linux implementation of the clock, randomness, sockets and TUN. */
 #define _GNU_SOURCE
 #include "sp_platform.h"
+#include "sp_log.h"
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>
@@ -9,6 +10,8 @@
 #include <linux/if.h>
 #include <net/route.h>
 #include <linux/if_tun.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <netinet/in.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -134,7 +137,7 @@ sp_addr_format(const struct sockaddr *sa, char *buf, size_t len)
 }
 
 static int
-inet_socket(const struct sockaddr *addr, socklen_t len, int type, int *out,
+inet_socket(const struct sockaddr *addr, socklen_t len, int type, int own, int *out,
     sp_errmsg *e)
 {
 	char where[64];
@@ -152,6 +155,15 @@ inet_socket(const struct sockaddr *addr, socklen_t len, int type, int *out,
 	 * configured addresses are exactly the ones served. */
 	if (addr->sa_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	/* Our tunnel's own address: for a moment after it is added the
+	 * kernel holds it tentative (its DAD work runs asynchronously, even
+	 * with DAD off), and a bind then fails. Freebind takes it anyway. */
+	if (own && setsockopt(fd, addr->sa_family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP,
+	    addr->sa_family == AF_INET6 ? IPV6_FREEBIND : IP_FREEBIND, &one, sizeof(one)) != 0) {
+		int err = errno;
+		close(fd);
+		return sp_errf(e, SP_EIO, "freebind: %s", strerror(err));
+	}
 	if (bind(fd, addr, len) != 0) {
 		int err = errno;
 		close(fd);
@@ -166,16 +178,22 @@ inet_socket(const struct sockaddr *addr, socklen_t len, int type, int *out,
 int
 sp_udp_bind(const struct sockaddr *addr, socklen_t len, int *fd, sp_errmsg *e)
 {
-	return inet_socket(addr, len, SOCK_DGRAM, fd, e);
+	return inet_socket(addr, len, SOCK_DGRAM, 0, fd, e);
 }
 
 int
-sp_tcp_listen(const struct sockaddr *addr, socklen_t len, int *fd, sp_errmsg *e)
+sp_udp_bind_own(const struct sockaddr *addr, socklen_t len, int *fd, sp_errmsg *e)
+{
+	return inet_socket(addr, len, SOCK_DGRAM, 1, fd, e);
+}
+
+static int
+tcp_listen(const struct sockaddr *addr, socklen_t len, int own, int *fd, sp_errmsg *e)
 {
 	char where[64];
 	int rc, s;
 
-	rc = inet_socket(addr, len, SOCK_STREAM, &s, e);
+	rc = inet_socket(addr, len, SOCK_STREAM, own, &s, e);
 	if (rc != SP_OK)
 		return rc;
 	if (listen(s, 128) != 0) {
@@ -186,6 +204,18 @@ sp_tcp_listen(const struct sockaddr *addr, socklen_t len, int *fd, sp_errmsg *e)
 	}
 	*fd = s;
 	return SP_OK;
+}
+
+int
+sp_tcp_listen(const struct sockaddr *addr, socklen_t len, int *fd, sp_errmsg *e)
+{
+	return tcp_listen(addr, len, 0, fd, e);
+}
+
+int
+sp_tcp_listen_own(const struct sockaddr *addr, socklen_t len, int *fd, sp_errmsg *e)
+{
+	return tcp_listen(addr, len, 1, fd, e);
 }
 
 static int
@@ -400,6 +430,29 @@ sp_route6_add(const char *ifname, const uint8_t dst[16], unsigned dst_prefix,
 	return rc;
 }
 
+/*
+ * No duplicate address detection on the tunnel: its address is derived
+ * from the device's key and unique by construction, and while DAD runs the
+ * address is "tentative", so sockets that bind it at once (the member's
+ * resolver, its control plane) fail with EADDRNOTAVAIL. Best effort:
+ * without /proc the kernel runs DAD as usual.
+ */
+static void
+no_dad(const char *ifname)
+{
+	char path[96];
+	int fd;
+
+	if (snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/accept_dad", ifname) >=
+	    (int)sizeof(path))
+		return;
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+		return;
+	if (write(fd, "0\n", 2) != 2)
+		sp_debug("%s: accept_dad not set: %s", ifname, strerror(errno));
+	close(fd);
+}
+
 int
 sp_tun_configure(const char *ifname, unsigned mtu, const uint8_t addr6[16], unsigned prefix,
     const uint8_t route6[16], unsigned route_prefix, sp_errmsg *e)
@@ -415,6 +468,8 @@ sp_tun_configure(const char *ifname, unsigned mtu, const uint8_t addr6[16], unsi
 	if (ioctl(s4, SIOCSIFMTU, &ifr) != 0)
 		rc = sp_errf(e, SP_EIO, "%s: set MTU %u: %s", ifname, mtu, strerror(errno));
 	close(s4);
+	if (rc == SP_OK)
+		no_dad(ifname);
 	if (rc == SP_OK)
 		rc = sp_if_up(ifname, e);
 	if (rc == SP_OK)
@@ -503,4 +558,74 @@ sp_if_addresses(const char *skip, struct sockaddr_storage *out, size_t max, size
 	}
 	freeifaddrs(ifs);
 	return SP_OK;
+}
+
+/* ---- link changes ------------------------------------------------------------ */
+
+struct sp_linkwatch {
+	int fd;
+	sp_watch *w;
+	void (*cb)(void *arg);
+	void *arg;
+};
+
+static void
+linkwatch_io(void *arg, int fd, unsigned events)
+{
+	struct sp_linkwatch *l = arg;
+	uint8_t buf[8192];
+	int any = 0;
+
+	(void)events;
+	/* The messages themselves do not matter: that something changed does. */
+	for (int k = 0; k < 64 && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0; k++)
+		any = 1;
+	if (any)
+		l->cb(l->arg);
+}
+
+int
+sp_linkwatch_start(sp_loop *loop, void (*cb)(void *arg), void *arg, sp_linkwatch **out,
+    sp_errmsg *e)
+{
+	struct sp_linkwatch *l = calloc(1, sizeof(*l));
+	struct sockaddr_nl sa;
+	int rc;
+
+	if (l == NULL)
+		return sp_errf(e, SP_ENOMEM, "out of memory");
+	l->cb = cb;
+	l->arg = arg;
+	if ((l->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    NETLINK_ROUTE)) < 0) {
+		free(l);
+		return sp_errf(e, SP_EIO, "netlink socket: %s", strerror(errno));
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.nl_family = AF_NETLINK;
+	sa.nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR |
+	    RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE;
+	if (bind(l->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		rc = sp_errf(e, SP_EIO, "netlink bind: %s", strerror(errno));
+		close(l->fd);
+		free(l);
+		return rc;
+	}
+	if ((rc = sp_loop_watch(loop, l->fd, SP_IO_READ, linkwatch_io, l, &l->w)) != SP_OK) {
+		close(l->fd);
+		free(l);
+		return sp_errf(e, rc, "out of memory");
+	}
+	*out = l;
+	return SP_OK;
+}
+
+void
+sp_linkwatch_stop(sp_linkwatch *l)
+{
+	if (l == NULL)
+		return;
+	sp_watch_cancel(l->w);
+	close(l->fd);
+	free(l);
 }

@@ -98,6 +98,10 @@ const char *sp_addr_format(const struct sockaddr *sa, char *buf, size_t len);
 
 /* Non-blocking, close-on-exec sockets bound to addr. */
 int sp_udp_bind(const struct sockaddr *addr, socklen_t len, int *fd, sp_errmsg *e);
+/* The same for an address of our own tunnel interface, which may still be
+ * tentative just after it was added (IPV6_FREEBIND). */
+int sp_udp_bind_own(const struct sockaddr *addr, socklen_t len, int *fd, sp_errmsg *e);
+int sp_tcp_listen_own(const struct sockaddr *addr, socklen_t len, int *fd, sp_errmsg *e);
 int sp_tcp_listen(const struct sockaddr *addr, socklen_t len, int *fd, sp_errmsg *e);
 /* A listening Unix stream socket at path with the given mode; a stale
  * socket file at path (nobody listening) is replaced, a live one is not. */
@@ -132,6 +136,13 @@ int sp_if_addr4(const char *ifname, const uint8_t addr4[4], unsigned prefix, sp_
  * without loopback, link-local and those on interface skip (may be NULL);
  * at most max, in the order the kernel lists them. Ports are 0. */
 int sp_if_addresses(const char *skip, struct sockaddr_storage *out, size_t max, size_t *n);
+
+/* cb runs on the loop when the host's links, addresses or routes change
+ * (netlink): a device that moved networks learns it at once. */
+typedef struct sp_linkwatch sp_linkwatch;
+int sp_linkwatch_start(sp_loop *loop, void (*cb)(void *arg), void *arg, sp_linkwatch **out,
+    sp_errmsg *e);
+void sp_linkwatch_stop(sp_linkwatch *l);
 
 /* Bring a TUN interface up with an MTU, an IPv6 address/prefix on it, and
  * optionally a route (route_prefix may be 0 for none). Needs CAP_NET_ADMIN. */

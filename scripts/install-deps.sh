@@ -23,11 +23,13 @@ libpng-dev libjpeg-dev"
 #   zbarimg decodes the pairing QR codes, rsvg-convert renders the SVG one;
 #   nftables: the lab's NATs; tcpdump: what the gateway sees of relayed
 #   traffic; coturn, miniupnpd-nftables: TURN and UPnP-IGD in the lab;
-#   dbus, python3-dbusmock: a private bus and a mock systemd-resolved.
+#   dbus, python3-dbusmock: a private bus and a mock systemd-resolved;
+#   python3: reach.sh's forged relay frames and its DNS-altering proxy;
+#   openssl: paths.sh fetches the relay's certificate with s_client.
 TEST="ldnsutils bind9-dnsutils unbound iproute2 procps jq knot-dnsutils nsd
 openssh-client dnsperf wireguard-go wireguard-tools iputils-ping netcat-openbsd
 iperf3 util-linux faketime zbar-tools librsvg2-bin nftables tcpdump coturn
-miniupnpd-nftables dbus python3-dbusmock"
+miniupnpd-nftables dbus python3-dbusmock python3 openssl"
 # The gateway image (make unikernel): Debian's kernel source and what its
 # build needs, cpio to list the initramfs, QEMU to boot it.
 UNIKERNEL="linux-source-6.1 bc flex bison libelf-dev cpio xz-utils

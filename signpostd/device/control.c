@@ -85,6 +85,15 @@ cp_down(sp_member *m, const char *why)
 	m->cp_backoff = m->cp_backoff * 2 > CP_RETRY_MAX_MS ? CP_RETRY_MAX_MS : m->cp_backoff * 2;
 }
 
+void
+cp_reconnect(sp_member *m, const char *why)
+{
+	if (m->cp == NULL)
+		return;   /* already down: its retry is armed */
+	m->cp_backoff = CP_RETRY_FIRST_MS;
+	cp_down(m, why);
+}
+
 static void
 on_end(void *arg, const char *why)
 {
@@ -104,6 +113,15 @@ sweep(sp_member *m)
 			    "the gateway did not answer in time" : "the code expired unused");
 		else
 			i++;
+}
+
+static void on_ping(void *arg);
+
+void
+cp_check(sp_member *m)
+{
+	if (m->cp_up)
+		on_ping(m);
 }
 
 static void
@@ -322,6 +340,24 @@ cp_connect(void *arg)
 		sp_warn("member: the control plane: binding to %s: %s", ifname, strerror(errno));
 		close(fd);
 		fd = -1;
+	}
+	/* From our overlay address, said outright: just after the tunnel came
+	 * up that address may still be tentative, and the kernel would pick
+	 * the link-local one, which cryptokey routing drops at the gateway (a
+	 * connection that never opens). Freebind takes it while tentative. */
+	if (fd >= 0 && m->d->tunnel != NULL) {
+		struct sockaddr_in6 self;
+		int one = 1;
+		memset(&self, 0, sizeof(self));
+		self.sin6_family = AF_INET6;
+		sp_tunnel_address(m->d->tunnel, self.sin6_addr.s6_addr);
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_FREEBIND, &one, sizeof(one)) != 0 ||
+		    bind(fd, (struct sockaddr *)&self, sizeof(self)) != 0) {
+			sp_warn("member: the control plane: binding the overlay address: %s",
+			    strerror(errno));
+			close(fd);
+			fd = -1;
+		}
 	}
 	if (fd < 0 || (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 &&
 	    errno != EINPROGRESS) || sp_stream_new(m->d->loop, fd, 1, SP_CP_MSG_MAX, CP_OUT_MAX,

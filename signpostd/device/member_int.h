@@ -67,6 +67,9 @@ struct sp_member {
 	struct sockaddr_in6 tls_ep;      /* its virtual endpoint in the tunnel */
 	sp_timer *tcp_timer;
 	uint64_t tcp_since_ms, probe_ms, udp_back_ms, tls_retry_ms, tcp_switches;
+	sp_linkwatch *links;             /* the host's networks changing */
+	uint64_t link_changes, cp_kicked_ms;
+	uint64_t gw_handshake_ms;        /* monotonic: the gateway session we last saw */
 	uint64_t tunnels_closed;         /* idle ones */
 };
 
@@ -101,6 +104,12 @@ void tcp_path_status(const sp_member *m, struct sp_ctl_reply *r);
 
 /* control.c */
 int cp_start(sp_member *m, sp_errmsg *e);
+/* Drop the connection and make it again soon (the gateway restarted: our
+ * relay key is stale). */
+void cp_reconnect(sp_member *m, const char *why);
+/* Ping the gateway now: after a new session with it, a gateway that
+ * restarted answers with a reset and the control plane is made again. */
+void cp_check(sp_member *m);
 void cp_stop(sp_member *m);
 
 #endif

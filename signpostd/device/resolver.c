@@ -717,7 +717,7 @@ dr_start(sp_member *m, sp_errmsg *e)
 	memset(&self, 0, sizeof(self));
 	self.sin6_family = AF_INET6;
 	sp_tunnel_address(d->tunnel, self.sin6_addr.s6_addr);
-	if ((rc = sp_udp_bind((struct sockaddr *)&self, sizeof(self), &r->gw_fd, e)) != SP_OK)
+	if ((rc = sp_udp_bind_own((struct sockaddr *)&self, sizeof(self), &r->gw_fd, e)) != SP_OK)
 		return rc;
 	memset(&r->gw, 0, sizeof(r->gw));
 	r->gw.sin6_family = AF_INET6;
@@ -728,7 +728,7 @@ dr_start(sp_member *m, sp_errmsg *e)
 	/* Where programs ask. */
 	if (d->conf.ndns_listen == 0) {
 		self.sin6_port = htons(53);
-		if ((rc = sp_udp_bind((struct sockaddr *)&self, sizeof(self), &r->listen_fd[0],
+		if ((rc = sp_udp_bind_own((struct sockaddr *)&self, sizeof(self), &r->listen_fd[0],
 		    e)) != SP_OK)
 			return rc;
 		r->nlisten = 1;

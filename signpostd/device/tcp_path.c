@@ -128,6 +128,25 @@ on_tick(void *arg)
 	sp_timer_arm(m->tcp_timer, TICK_MS);
 	if (sp_tunnel_peer_info_get(m->d->tunnel, m->gw_x25519, &pi) != SP_OK)
 		return;
+	/* A new session with the gateway: if the gateway restarted (it starts
+	 * the handshakes itself, from the endpoints it kept), our control
+	 * plane and relay key are gone with it. A ping finds out at once. */
+	if (pi.handshake_age >= 0) {
+		uint64_t at = now - (uint64_t)pi.handshake_age * 1000;
+		if (m->gw_handshake_ms != 0 && at > m->gw_handshake_ms + 2000)
+			cp_check(m);
+		m->gw_handshake_ms = at;
+	}
+	/*
+	 * Members unanswered through the relay while the gateway's session is
+	 * fresh: the gateway no longer takes our relay key (it restarted, and
+	 * gave out new ones). The control plane, made again, brings ours.
+	 */
+	if (peers_unanswered_ms(m) >= 3000 && pi.handshake_age >= 0 && pi.handshake_age < 10 &&
+	    now - m->cp_kicked_ms >= 10000) {
+		m->cp_kicked_ms = now;
+		cp_reconnect(m, "the relay does not carry our traffic: the gateway may have restarted");
+	}
 	if (m->tls == NULL) {
 		/* WireGuard alone notices a dead path only after 15 s (keepalive
 		 * and rekey timeouts): data to the gateway, or to a member
@@ -162,10 +181,31 @@ on_tick(void *arg)
 	}
 }
 
+/*
+ * The host moved networks (an address or a route changed): tell the
+ * gateway at once where we are, with a keepalive from wherever we are now,
+ * rather than at the next 25 s keepalive. Roaming does the rest: the
+ * gateway's session follows the keepalive's source, and so does its relay.
+ */
+static void
+on_link_change(void *arg)
+{
+	sp_member *m = arg;
+
+	m->link_changes++;
+	if (m->d->tunnel != NULL)
+		(void)sp_tunnel_peer_keepalive(m->d->tunnel, m->gw_x25519);
+}
+
 int
 tcp_path_start(sp_member *m, const struct sockaddr *udp_ep, socklen_t len, sp_errmsg *e)
 {
+	sp_errmsg le;
 	int rc;
+
+	if (sp_linkwatch_start(m->d->loop, on_link_change, m, &m->links, &le) != SP_OK)
+		sp_warn("member: not watching for network changes (%s): roaming waits for the "
+		    "next keepalive", le.msg);
 
 	if (len > 0 && len <= sizeof(m->udp_ep)) {
 		memcpy(&m->udp_ep, udp_ep, len);
@@ -182,6 +222,8 @@ tcp_path_start(sp_member *m, const struct sockaddr *udp_ep, socklen_t len, sp_er
 void
 tcp_path_stop(sp_member *m)
 {
+	sp_linkwatch_stop(m->links);
+	m->links = NULL;
 	sp_timer_free(m->tcp_timer);
 	m->tcp_timer = NULL;
 	if (m->tls != NULL) {
@@ -196,4 +238,5 @@ tcp_path_status(const sp_member *m, sp_ctl_reply *r)
 	sp_ctl_reply_field(r, "gateway-path", "%s", m->tls_up ? "tcp-443" :
 	    m->tls != NULL ? "udp (connecting TLS)" : "udp");
 	sp_ctl_reply_field(r, "tcp-switches", "%llu", (unsigned long long)m->tcp_switches);
+	sp_ctl_reply_field(r, "link-changes", "%llu", (unsigned long long)m->link_changes);
 }

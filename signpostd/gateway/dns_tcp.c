@@ -212,12 +212,12 @@ on_accept(void *arg, int fd, unsigned events)
 
 int
 gw_tcp_listen(sp_gateway *g, struct dns_listener *l, const struct sockaddr *sa,
-    socklen_t len, sp_errmsg *e)
+    socklen_t len, int own, sp_errmsg *e)
 {
 	int rc;
 
 	l->g = g;
-	if ((rc = sp_tcp_listen(sa, len, &l->fd, e)) != SP_OK)
+	if ((rc = (own ? sp_tcp_listen_own : sp_tcp_listen)(sa, len, &l->fd, e)) != SP_OK)
 		return rc;
 	if ((rc = sp_loop_watch(g->d->loop, l->fd, SP_IO_READ, on_accept, l, &l->watch)) != SP_OK)
 		return sp_errf(e, rc, "out of memory");

@@ -117,14 +117,14 @@ on_udp(void *arg, int fd, unsigned events)
 
 int
 gw_udp_listen(sp_gateway *g, struct dns_listener *l, const struct sockaddr *sa,
-    socklen_t len, sp_errmsg *e)
+    socklen_t len, int own, sp_errmsg *e)
 {
 	int rcvbuf = UDP_RCVBUF, rc;
 
 	l->g = g;
 	if (g->batch == NULL && (g->batch = calloc(1, sizeof(*g->batch))) == NULL)
 		return sp_errf(e, SP_ENOMEM, "out of memory");
-	if ((rc = sp_udp_bind(sa, len, &l->fd, e)) != SP_OK)
+	if ((rc = (own ? sp_udp_bind_own : sp_udp_bind)(sa, len, &l->fd, e)) != SP_OK)
 		return rc;
 	/* Only the burst capacity depends on it; serving works without. */
 	if (setsockopt(l->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) != 0)

@@ -29,8 +29,8 @@ listen_all(sp_gateway *g, sp_errmsg *e)
 
 		g->udp[i].fd = g->tcp[i].fd = -1;
 		g->nlisten++;
-		if ((rc = gw_udp_listen(g, &g->udp[i], sa, conf->dns_listen_len[i], e)) != SP_OK ||
-		    (rc = gw_tcp_listen(g, &g->tcp[i], sa, conf->dns_listen_len[i], e)) != SP_OK)
+		if ((rc = gw_udp_listen(g, &g->udp[i], sa, conf->dns_listen_len[i], 0, e)) != SP_OK ||
+		    (rc = gw_tcp_listen(g, &g->tcp[i], sa, conf->dns_listen_len[i], 0, e)) != SP_OK)
 			return rc;
 		sp_info("DNS: serving %s on %s (UDP and TCP)%s", g->d->cloud.zone,
 		    sp_addr_format(sa, where, sizeof(where)),
@@ -58,8 +58,8 @@ listen_all(sp_gateway *g, sp_errmsg *e)
 		}
 		g->udp[i].fd = g->tcp[i].fd = -1;
 		g->nlisten++;
-		if ((rc = gw_udp_listen(g, &g->udp[i], (struct sockaddr *)&ov, sizeof(ov), e)) !=
-		    SP_OK || (rc = gw_tcp_listen(g, &g->tcp[i], (struct sockaddr *)&ov, sizeof(ov),
+		if ((rc = gw_udp_listen(g, &g->udp[i], (struct sockaddr *)&ov, sizeof(ov), 1, e)) !=
+		    SP_OK || (rc = gw_tcp_listen(g, &g->tcp[i], (struct sockaddr *)&ov, sizeof(ov), 1,
 		    e)) != SP_OK)
 			return rc;
 		sp_info("DNS: serving %s to members on %s", g->d->cloud.zone,
@@ -96,7 +96,7 @@ sp_gateway_start(sp_daemon *d, sp_errmsg *e)
 	    (rc = gw_notify_start(g, e)) != SP_OK || (rc = gw_zone_start(g, e)) != SP_OK ||
 	    (rc = gw_rollover_start(g, e)) != SP_OK || (rc = gw_registry_peers(g, e)) != SP_OK ||
 	    (rc = gw_pairing_start(g, e)) != SP_OK || (rc = gw_members_start(g, e)) != SP_OK ||
-	    (rc = gw_relay_tls_start(g, e)) != SP_OK)
+	    (rc = gw_relay_tls_start(g, e)) != SP_OK || (rc = gw_endpoints_start(g, e)) != SP_OK)
 		return rc;
 	return listen_all(g, e);
 }
@@ -106,6 +106,7 @@ sp_gateway_stop(sp_gateway *g)
 {
 	if (g == NULL)
 		return;
+	gw_endpoints_stop(g);
 	gw_relay_tls_stop(g);
 	gw_members_stop(g);
 	gw_pairing_stop(g);

@@ -64,6 +64,10 @@ struct sp_gateway {
 	sp_gw_pairing *pairing;
 	/* members.c: the control plane */
 	sp_gw_members *members;
+	/* endpoints.c: members' last endpoints, across restarts */
+	sp_timer *ep_timer;
+	char *ep_last;
+	size_t ep_lastlen;
 	/* relay_tls.c: the relay over TCP 443 */
 	struct sp_tls_server *tls;
 	uint64_t tls_accepted;
@@ -88,6 +92,10 @@ void gw_members_stop(sp_gateway *g);
 void gw_members_changed(sp_gateway *g);
 void gw_members_status(const sp_gateway *g, sp_ctl_reply *r);
 
+/* endpoints.c */
+int gw_endpoints_start(sp_gateway *g, sp_errmsg *e);
+void gw_endpoints_stop(sp_gateway *g);
+
 /* relay_tls.c */
 int gw_relay_tls_start(sp_gateway *g, sp_errmsg *e);
 void gw_relay_tls_stop(sp_gateway *g);
@@ -106,11 +114,12 @@ void gw_pairing_status(const sp_gateway *g, sp_ctl_reply *r);
 int gw_rollover_start(sp_gateway *g, sp_errmsg *e);
 void gw_rollover_stop(sp_gateway *g);
 
-/* dns_udp.c, dns_tcp.c: listen on one address */
+/* dns_udp.c, dns_tcp.c: listen on one address (own: our tunnel's, which
+ * may still be tentative) */
 int gw_udp_listen(sp_gateway *g, struct dns_listener *l, const struct sockaddr *sa,
-    socklen_t len, sp_errmsg *e);
+    socklen_t len, int own, sp_errmsg *e);
 int gw_tcp_listen(sp_gateway *g, struct dns_listener *l, const struct sockaddr *sa,
-    socklen_t len, sp_errmsg *e);
+    socklen_t len, int own, sp_errmsg *e);
 void gw_dns_stop(sp_gateway *g);
 
 /* dns_tcp.c, for xfr.c: room left before the connection's output bound,

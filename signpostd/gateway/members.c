@@ -593,7 +593,7 @@ gw_members_start(sp_gateway *g, sp_errmsg *e)
 	a.sin6_family = AF_INET6;
 	a.sin6_port = htons(SP_CONTROL_PORT);
 	sp_tunnel_address(g->d->tunnel, a.sin6_addr.s6_addr);
-	if ((rc = sp_tcp_listen((struct sockaddr *)&a, sizeof(a), &m->fd, e)) != SP_OK)
+	if ((rc = sp_tcp_listen_own((struct sockaddr *)&a, sizeof(a), &m->fd, e)) != SP_OK)
 		return rc;
 	/* Only what comes through the tunnel: the overlay address is not to
 	 * be reached from the LAN by a host that routes to it. */

@@ -35,7 +35,7 @@ dp_clear_queue(struct tpeer *p)
  * nothing the gateway authenticates until its next keepalive (25 s), so
  * relaying sends one to the gateway at most every RELAY_TOUCH_MS.
  */
-#define RELAY_TOUCH_MS 1000
+#define RELAY_TOUCH_MS 500
 static void
 relay_touch(sp_tunnel *t)
 {
