@@ -12,7 +12,7 @@
 #   --tap NAME     the tap device to attach (default sptap0); made with the
 #                  host side 10.53.0.1/24 and fd53::1/64 if it does not exist
 #   --zone ZONE    the zone, for the first boot (default alice.example)
-#   --mem SIZE     guest memory (default 32M)
+#   --mem SIZE     guest memory (default 48M; docs/unikernel.md says why)
 #   --tcg          never use KVM
 #
 # The guest gets 10.53.0.2/24 (the kernel's ip= setting) and fd53::2/64
@@ -24,7 +24,7 @@ IMAGE=$ROOT/build/unikernel/signpost-gateway.img
 DISK=$ROOT/build/unikernel/state.img
 TAP=sptap0
 ZONE=alice.example
-MEM=32M
+MEM=48M
 ACCEL=
 usage() { sed -n '2,/^set -eu/p' "$0" | sed 's/^# \{0,1\}//; /^set -eu/d' >&2; exit 2; }
 while [ $# -gt 0 ]; do

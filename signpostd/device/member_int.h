@@ -68,7 +68,7 @@ struct sp_member {
 	sp_timer *tcp_timer;
 	uint64_t tcp_since_ms, probe_ms, udp_back_ms, tls_retry_ms, tcp_switches;
 	sp_linkwatch *links;             /* the host's networks changing */
-	uint64_t link_changes, cp_kicked_ms;
+	uint64_t link_changes, cp_kicked_ms, suspect_ms;
 	uint64_t gw_handshake_ms;        /* monotonic: the gateway session we last saw */
 	uint64_t tunnels_closed;         /* idle ones */
 };

@@ -24,6 +24,7 @@
 #define TICK_MS 1000
 #define SUSPECT_MS 1500          /* data sent, nothing back: try a handshake */
 #define TRY_MS 2500              /* a handshake unanswered this long: try TCP */
+#define SUSPECT_EVERY_MS 5000    /* at most one such handshake this often */
 #define PROBE_MS 10000           /* on TCP: try UDP again this often */
 #define BACK_MS 3000             /* back on UDP this long: close TCP */
 #define RETRY_MS 5000            /* a TLS connection that failed: wait */
@@ -153,9 +154,15 @@ on_tick(void *arg)
 		 * through its relay, that got nothing back for SUSPECT_MS asks
 		 * the question now, with a handshake. */
 		if (pi.trying_ms == 0 && (pi.unanswered_ms >= SUSPECT_MS ||
-		    peers_unanswered_ms(m) >= SUSPECT_MS) && m->udp_ep_len)
+		    peers_unanswered_ms(m) >= SUSPECT_MS) && m->udp_ep_len &&
+		    now - m->suspect_ms >= SUSPECT_EVERY_MS) {
+			/* At most every SUSPECT_EVERY_MS: a member that is simply
+			 * off leaves our data to it unanswered for as long as we
+			 * send, and the gateway is not to be rekeyed each second. */
+			m->suspect_ms = now;
 			(void)sp_tunnel_peer_probe(m->d->tunnel, m->gw_x25519,
 			    (struct sockaddr *)&m->udp_ep, m->udp_ep_len);
+		}
 		else if (pi.trying_ms >= TRY_MS && now >= m->tls_retry_ms && m->udp_ep_len)
 			connect_tls(m);
 		return;

@@ -146,6 +146,22 @@ flush_queue(sp_tunnel *t, struct tpeer *p)
 		dp_send_packet(t, p, t->buf, 0);   /* a keepalive confirms the keys */
 }
 
+/* m carries a train of datagrams of size bytes each (the last may be
+ * shorter): UDP_SEGMENT, in the control buffer cm (aligned, from a union
+ * with struct cmsghdr). */
+static void
+gso_segment(struct msghdr *m, uint8_t *cm, size_t cmlen, uint16_t size)
+{
+	struct cmsghdr *c = (struct cmsghdr *)(void *)cm;
+
+	m->msg_control = cm;
+	m->msg_controllen = cmlen;
+	c->cmsg_level = SOL_UDP;
+	c->cmsg_type = UDP_SEGMENT;
+	c->cmsg_len = CMSG_LEN(sizeof(size));
+	memcpy(CMSG_DATA(c), &size, sizeof(size));
+}
+
 /*
  * Send the batch: consecutive equal-sized datagrams to one peer go as one
  * UDP_SEGMENT message (the last may be shorter), the rest one by one. A
@@ -201,16 +217,8 @@ send_batch(sp_tunnel *t, int first, int out)
 		m->msg_iovlen = (size_t)(&t->iov[v] - m->msg_iov);
 		if (hdr)
 			relay_touch(t);
-		if (j - i > 1) {
-			struct cmsghdr *c = &t->scm[nmsg].h;
-			uint16_t size = (uint16_t)(hdr + seg);
-			m->msg_control = t->scm[nmsg].b;
-			m->msg_controllen = sizeof(t->scm[nmsg].b);
-			c->cmsg_level = SOL_UDP;
-			c->cmsg_type = UDP_SEGMENT;
-			c->cmsg_len = CMSG_LEN(sizeof(size));
-			memcpy(CMSG_DATA(c), &size, sizeof(size));
-		}
+		if (j - i > 1)
+			gso_segment(m, t->scm[nmsg].b, sizeof(t->scm[nmsg].b), (uint16_t)(hdr + seg));
 		nmsg++;
 		i = j;
 	}
@@ -374,16 +382,8 @@ fwd_flush(sp_tunnel *t)
 		    t->fwd_iov[j].iov_len <= seg && t->fwd_iov[j - 1].iov_len == seg &&
 		    bytes + t->fwd_iov[j].iov_len <= GSO_BYTES);
 		m->msg_iovlen = j - i;
-		if (j - i > 1) {
-			struct cmsghdr *c = &t->fwd_cm[nmsg].h;
-			uint16_t size = (uint16_t)seg;
-			m->msg_control = t->fwd_cm[nmsg].b;
-			m->msg_controllen = sizeof(t->fwd_cm[nmsg].b);
-			c->cmsg_level = SOL_UDP;
-			c->cmsg_type = UDP_SEGMENT;
-			c->cmsg_len = CMSG_LEN(sizeof(size));
-			memcpy(CMSG_DATA(c), &size, sizeof(size));
-		}
+		if (j - i > 1)
+			gso_segment(m, t->fwd_cm[nmsg].b, sizeof(t->fwd_cm[nmsg].b), (uint16_t)seg);
 		nmsg++;
 		i = j;
 	}

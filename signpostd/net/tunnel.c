@@ -564,6 +564,17 @@ sp_tunnel_stream_input(sp_tunnel *t, const struct sockaddr_in6 *ep, uint8_t *msg
 	dp_input(t, msg, len, ep);
 }
 
+/* An IPv4 or IPv6 endpoint as the IPv6 (mapped) form peers keep. */
+static int
+endpoint_v6(const struct sockaddr *ep, socklen_t len, struct sockaddr_in6 *out)
+{
+	if ((ep->sa_family != AF_INET || len < sizeof(struct sockaddr_in)) &&
+	    (ep->sa_family != AF_INET6 || len < sizeof(struct sockaddr_in6)))
+		return SP_EINVAL;
+	to_v6(ep, out);
+	return SP_OK;
+}
+
 int
 sp_tunnel_peer_move(sp_tunnel *t, const uint8_t pub[32], const struct sockaddr *ep,
     socklen_t len)
@@ -573,10 +584,8 @@ sp_tunnel_peer_move(sp_tunnel *t, const uint8_t pub[32], const struct sockaddr *
 
 	if (p == NULL)
 		return SP_ENOENT;
-	if ((ep->sa_family != AF_INET && ep->sa_family != AF_INET6) ||
-	    len < sizeof(struct sockaddr_in))
+	if (endpoint_v6(ep, len, &s6) != SP_OK)
 		return SP_EINVAL;
-	to_v6(ep, &s6);
 	if (!p->has_endpoint || memcmp(&p->endpoint, &s6, sizeof(s6)) != 0)
 		p->path_since_ms = sp_clock_mono_ms();
 	p->endpoint = s6;
@@ -596,10 +605,8 @@ sp_tunnel_peer_probe(sp_tunnel *t, const uint8_t pub[32], const struct sockaddr 
 
 	if (p == NULL)
 		return SP_ENOENT;
-	if ((ep->sa_family != AF_INET && ep->sa_family != AF_INET6) ||
-	    len < sizeof(struct sockaddr_in))
+	if (endpoint_v6(ep, len, &s6) != SP_OK)
 		return SP_EINVAL;
-	to_v6(ep, &s6);
 	/* The initiation goes to ep; the peer stays where it is until an
 	 * authenticated answer arrives from there (roaming). */
 	keep = p->endpoint;

@@ -15,6 +15,11 @@
 # - The relay's certificate: openssl s_client fetches it from 11.0.0.1:443;
 #   its key's SHA-256 is the TLSA record delv validates at
 #   _443._tcp.gateway.alice.example, and the gateway's identity key.
+# - Revocation: the gateway revokes a third member; the laptop drops it as
+#   a peer at once, and its name no longer answers.
+# - Serve-stale: the zone's TTL is 3 s here. With the gateway killed, once
+#   the TTL has run out the laptop's resolver still answers the phone's
+#   name, stale (TTL 30), counted as such.
 #
 # Needs root, iproute2, nftables, util-linux, iputils-ping, netcat-openbsd,
 # bind9-dnsutils, jq, openssl (scripts/install-deps.sh). Without root it
@@ -38,7 +43,7 @@ GWPID=
 
 paths_down() {
 	rm -f "/var/run/wireguard/$IFG.sock" "/var/run/wireguard/$IFL.sock" \
-		"/var/run/wireguard/$IFP.sock"
+		"/var/run/wireguard/$IFP.sock" "/var/run/wireguard/spat$N.sock"
 }
 trap 'paths_down; nat_lab_down; cleanup' EXIT
 
@@ -98,7 +103,8 @@ nat_home restricted cafe cafehost
 CAFE_WAN=$(nat_wan cafe)
 
 sp --state "$GW" init --zone "$ZONE" --name gateway >/dev/null || bail "init failed"
-nat_spawn gw gwd "$BIN/signpostd" --state "$GW" --interface "$IFG" \
+printf 'zone-ttl 3\n' >"$T/gw.conf"
+nat_spawn gw gwd "$BIN/signpostd" --state "$GW" --config "$T/gw.conf" --interface "$IFG" \
 	--dns-listen "$NAT_GW_IP:53" --public-endpoint "$NAT_GW_IP:51820" \
 	--relay-tls-listen "$NAT_GW_IP:443"
 GWPID=$NAT_PID
@@ -114,6 +120,9 @@ join() {
 }
 join laptop "$L" "$IFL" laptop
 join phone "$P" "$IFP" phone
+IFT=spat$N
+TB=$T/tablet
+join cafehost "$TB" "$IFT" tablet
 LA=$(address_of laptop)
 PA=$(address_of phone)
 GA=$(address_of gateway)
@@ -219,5 +228,31 @@ certkey=$(nat_exec pub sh -c "openssl s_client -connect $NAT_GW_IP:443 </dev/nul
 	openssl x509 -pubkey -noout 2>/dev/null | openssl pkey -pubin -outform DER 2>/dev/null |
 	tail -c 32 | sha256sum | cut -c1-16)
 verify "... and that key is the gateway's identity key (id $gwkey)" test "$certkey" = "$gwkey"
+
+# ---- revocation ------------------------------------------------------------------
+
+tablet_peer() { [ "$(peer_path "$L" tablet)" = relay-udp ]; }
+verify "the laptop has the tablet as a peer" until_true 100 tablet_peer
+sp --state "$GW" revoke tablet >/dev/null 2>&1 || not_ok "signpost revoke tablet"
+tablet_gone() { [ -z "$(peer_path "$L" tablet)" ]; }
+verify "after signpost revoke tablet the laptop drops it as a peer within 2 s" until_true 20 tablet_gone
+st=$(nat_exec laptop dig +tries=1 +time=3 "tablet.$ZONE" AAAA @"$LA" | sed -n 's/.*status: \([A-Z]*\),.*/\1/p')
+verify "... and tablet.$ZONE no longer answers ($st)" test "$st" = NXDOMAIN
+
+# ---- serve-stale -----------------------------------------------------------------
+
+nat_exec laptop dig +short "phone.$ZONE" AAAA @"$LA" >/dev/null
+stale0=$(field "$L" resolver | sed -n 's/.*stale=\([0-9]*\).*/\1/p')
+kill -KILL "$GWPID" 2>/dev/null
+sleep 4   # past the 3 s TTL
+t0=$(now_ns)
+out=$(nat_exec laptop dig +tries=1 +time=5 +noall +answer "phone.$ZONE" AAAA @"$LA")
+ms=$((($(now_ns) - t0) / 1000000))
+stale1=$(field "$L" resolver | sed -n 's/.*stale=\([0-9]*\).*/\1/p')
+echo "# serve-stale: $(printf '%s' "$out" | tr '\t' ' ') after ${ms} ms; stale $stale0 -> $stale1"
+verify "with the gateway gone and the TTL run out, the phone's name still answers (stale)" \
+	sh -c "printf '%s' \"\$1\" | grep -q \"AAAA[[:space:]]*$PA\$\"" - "$out"
+verify "... with the stale TTL of 30 s" sh -c "printf '%s' \"\$1\" | awk '{ exit \$2 != 30 }'" - "$out"
+verify "... counted as stale" test "${stale1:-0}" -gt "${stale0:-0}"
 
 finish
