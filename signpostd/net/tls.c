@@ -60,6 +60,15 @@ struct sp_tls_server {
 
 static void conn_io(void *arg, int fd, unsigned events);
 
+/* The queue is written from its head as far as the socket takes (partial
+ * writes), and it may grow, and move, between a write that wanted to wait
+ * and the one that retries it. */
+static void
+set_modes(SSL_CTX *ctx)
+{
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+}
+
 /* The last OpenSSL error, for a log line. */
 static const char *
 ssl_why(char *buf, size_t len)
@@ -470,6 +479,7 @@ sp_tls_server_start(sp_loop *loop, const struct sockaddr *addr, socklen_t len,
 	if ((s->ctx = SSL_CTX_new(TLS_server_method())) == NULL ||
 	    SSL_CTX_set_min_proto_version(s->ctx, TLS1_3_VERSION) != 1)
 		return sp_errf(e, SP_ECRYPTO, "TLS: no context");
+	set_modes(s->ctx);
 	if ((rc = make_cert(s->ctx, key, name, e)) != SP_OK)
 		return rc;
 	if ((rc = sp_tcp_listen(addr, len, &s->fd, e)) != SP_OK)
@@ -531,6 +541,7 @@ sp_tls_connect(sp_loop *loop, const struct sockaddr *addr, socklen_t len,
 		return sp_errf(e, SP_ECRYPTO, "TLS: no context");
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, accept_for_pin);
+	set_modes(ctx);
 	if ((fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0) {
 		SSL_CTX_free(ctx);
 		return sp_errf(e, SP_EIO, "socket: %s", strerror(errno));
