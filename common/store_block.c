@@ -65,7 +65,12 @@ sp_blk_free_entries(sp_blk_entry *ents, size_t n)
 int
 sp_blk_header(const uint8_t *hdr, uint64_t *gen, uint64_t *len)
 {
-	if (memcmp(hdr, MAGIC, sizeof(MAGIC)) != 0)
+	static const uint8_t zero[SP_BLK_HEADER - 56];
+
+	/* The last bytes are reserved and written as zero: a header with
+	 * anything there is not one this version wrote (the fuzzer found one
+	 * that parsed and then serialized differently). */
+	if (memcmp(hdr, MAGIC, sizeof(MAGIC)) != 0 || memcmp(hdr + 56, zero, sizeof(zero)) != 0)
 		return -1;
 	*gen = get64(hdr + 8);
 	*len = get64(hdr + 16);
