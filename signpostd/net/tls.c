@@ -494,11 +494,9 @@ sp_tls_server_stop(sp_tls_server *s)
 {
 	if (s == NULL)
 		return;
-	while (s->nconns > 0) {
-		sp_tls_conn *c = s->conns[s->nconns - 1];
-		c->quiet = 1;
-		conn_down(c, "stopping");   /* takes itself off the list */
-	}
+	/* Each connection's owner hears of its end, and frees what it kept. */
+	while (s->nconns > 0)
+		conn_down(s->conns[s->nconns - 1], "stopping");   /* takes itself off the list */
 	free(s->conns);
 	sp_watch_cancel(s->w);
 	if (s->fd >= 0)

@@ -44,6 +44,7 @@ typedef struct sp_tls_handler {
 int sp_tls_server_start(sp_loop *loop, const struct sockaddr *addr, socklen_t len,
     const sp_key *key, const char *name, size_t max_conns, const sp_tls_handler *h, void *arg,
     sp_tls_server **out, sp_errmsg *e);
+/* Ends every connection (down is called for each), then the listener. */
 void sp_tls_server_stop(sp_tls_server *s);
 size_t sp_tls_server_conns(const sp_tls_server *s);
 
