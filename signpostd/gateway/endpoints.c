@@ -1,8 +1,8 @@
 /*
  * Where the members were, kept across a restart of the gateway: the
- * endpoint of each member's WireGuard session, written to the state's
- * "endpoints" file (atomically, and only when it changed, at most every
- * WRITE_MS) and read at start. A gateway that restarts (a reboot, a
+ * endpoint of each member's WireGuard session, by its WireGuard key,
+ * written to the state's "endpoints" file (atomically, only when a peer's
+ * path changed, at most every WRITE_MS) and read at start. A gateway that restarts (a reboot, a
  * crash, an upgrade) then starts the handshakes itself, from where each
  * member last was: a member that only waits for traffic, behind a NAT
  * that still maps it, is reachable again within a second instead of at
@@ -25,50 +25,32 @@
 #define WRITE_MS 2000
 #define TEXT_MAX (256 * 1024)
 
-/* "NAME ENDPOINT" lines for the members whose session has a UDP endpoint. */
-static size_t
-collect(sp_gateway *g, char *out, size_t cap)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < g->ndevs; i++) {
-		sp_tunnel_peer_info pi;
-		uint8_t x[32];
-		char ep[80];
-		int w;
-		if (sp_device_x25519(&g->devs[i], x) != SP_OK ||
-		    sp_tunnel_peer_info_get(g->d->tunnel, x, &pi) != SP_OK || !pi.has_endpoint ||
-		    pi.path != SP_PATH_DIRECT)
-			continue;
-		sp_tunnel_endpoint_text(&pi.endpoint, ep, sizeof(ep));
-		w = snprintf(out + n, cap - n, "%s %s\n", g->devs[i].name, ep);
-		if (w < 0 || (size_t)w >= cap - n)
-			break;   /* bounded: the rest waits for the next write */
-		n += (size_t)w;
-	}
-	return n;
-}
-
 static void
 write_now(sp_gateway *g)
 {
-	char *text = malloc(TEXT_MAX);
+	uint64_t gen = sp_tunnel_path_gen(g->d->tunnel);
+	char *text;
 	size_t n;
 	sp_errmsg e;
 
-	if (text == NULL)
+	/* No peer has moved since the last write: nothing to read or write. */
+	if (g->ep_last != NULL && gen == g->ep_gen)
 		return;
-	n = collect(g, text, TEXT_MAX);
+	if ((text = malloc(TEXT_MAX)) == NULL)
+		return;
+	n = sp_tunnel_endpoints_text(g->d->tunnel, text, TEXT_MAX);
 	if (g->ep_last == NULL || g->ep_lastlen != n || memcmp(g->ep_last, text, n) != 0) {
 		if (sp_store_put(g->d->store, ENDPOINTS_FILE, text, n, &e) != SP_OK) {
 			sp_warn("endpoints: not saved: %s", e.msg);
-		} else {
-			free(g->ep_last);
-			g->ep_last = text;
-			g->ep_lastlen = n;
-			text = NULL;
+			free(text);
+			return;
 		}
+		free(g->ep_last);
+		g->ep_last = text;
+		g->ep_lastlen = n;
+		text = NULL;
 	}
+	g->ep_gen = gen;
 	free(text);
 }
 
@@ -81,8 +63,9 @@ on_timer(void *arg)
 	sp_timer_arm(g->ep_timer, WRITE_MS);
 }
 
-/* Each remembered endpoint back on its member's peer, and a handshake
- * sent there; a damaged file is ignored (the members come back anyway). */
+/* Each remembered endpoint back on its peer, and a handshake sent there;
+ * a key that is no longer a peer (revoked), or a damaged line, is
+ * skipped: the members come back anyway. */
 static void
 restore(sp_gateway *g)
 {
@@ -102,15 +85,16 @@ restore(sp_gateway *g)
 	sp_store_release(data, len);
 	for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
 		char *sp = strchr(line, ' ');
-		const sp_device *dev;
 		struct sockaddr_storage ss;
 		socklen_t sl;
 		uint8_t x[32];
+		size_t got;
 		if (sp == NULL)
 			continue;
 		*sp = '\0';
-		if ((dev = gw_device_by_name(g, line)) == NULL ||
-		    sp_addr_parse(sp + 1, &ss, &sl) != SP_OK || sp_device_x25519(dev, x) != SP_OK)
+		if (sodium_base642bin(x, sizeof(x), line, strlen(line), NULL, &got, NULL,
+		    sodium_base64_VARIANT_ORIGINAL) != 0 || got != sizeof(x) ||
+		    sp_addr_parse(sp + 1, &ss, &sl) != SP_OK)
 			continue;
 		if (sp_tunnel_peer_move(g->d->tunnel, x, (struct sockaddr *)&ss, sl) == SP_OK)
 			done++;

@@ -68,6 +68,7 @@ struct sp_gateway {
 	sp_timer *ep_timer;
 	char *ep_last;
 	size_t ep_lastlen;
+	uint64_t ep_gen;                 /* the tunnel's path_gen at the last write */
 	/* relay_tls.c: the relay over TCP 443 */
 	struct sp_tls_server *tls;
 	uint64_t tls_accepted;

@@ -486,13 +486,13 @@ set_path(sp_tunnel *t, struct tpeer *p, const struct sockaddr_in6 *from, const s
 		sp_relay_hdr cur;
 		if (p->relay_via != t->relay_gw ||
 		    sp_relay_parse_header(p->relay_hdr, &cur) != SP_OK || cur.index != via->index)
-			p->path_since_ms = sp_clock_mono_ms();
+			tp_path_changed(t, p);
 		p->relay_via = t->relay_gw;
 		sp_relay_write(p->relay_hdr, SP_RELAY_TO, via->index, t->relay_key);
 		return;
 	}
 	if (p->relay_via != NULL || !p->has_endpoint || !same_endpoint(&p->endpoint, from))
-		p->path_since_ms = sp_clock_mono_ms();
+		tp_path_changed(t, p);
 	p->relay_via = NULL;
 	p->endpoint = *from;
 	p->has_endpoint = 1;

@@ -282,6 +282,7 @@ u_endpoint(void *a, const struct sockaddr *sa, socklen_t len)
 	CUR_OR_SKIP(t);
 	to_v6(sa, &t->cur->endpoint);
 	t->cur->has_endpoint = 1;
+	tp_path_changed(t, t->cur);
 	return SP_OK;
 }
 
@@ -466,7 +467,7 @@ sp_tunnel_peer_relay(sp_tunnel *t, const uint8_t pub[32], uint32_t index)
 	if (p == NULL || t->relay_gw == NULL || p == t->relay_gw || index == 0)
 		return p == NULL ? SP_ENOENT : SP_EINVAL;
 	if (p->relay_via == NULL || p->path_since_ms == 0)
-		p->path_since_ms = sp_clock_mono_ms();
+		tp_path_changed(t, p);
 	p->relay_via = t->relay_gw;
 	sp_relay_write(p->relay_hdr, SP_RELAY_TO, index, t->relay_key);
 	return SP_OK;
@@ -553,7 +554,7 @@ sp_tunnel_stream_remove(sp_tunnel *t, const struct sockaddr_in6 *ep)
 		struct tpeer *p = t->peers[k];
 		if (p->has_endpoint && memcmp(&p->endpoint, ep, sizeof(*ep)) == 0) {
 			p->has_endpoint = 0;
-			p->path_since_ms = sp_clock_mono_ms();
+			tp_path_changed(t, p);
 		}
 	}
 }
@@ -587,7 +588,7 @@ sp_tunnel_peer_move(sp_tunnel *t, const uint8_t pub[32], const struct sockaddr *
 	if (endpoint_v6(ep, len, &s6) != SP_OK)
 		return SP_EINVAL;
 	if (!p->has_endpoint || memcmp(&p->endpoint, &s6, sizeof(s6)) != 0)
-		p->path_since_ms = sp_clock_mono_ms();
+		tp_path_changed(t, p);
 	p->endpoint = s6;
 	p->has_endpoint = 1;
 	p->relay_via = NULL;
@@ -617,6 +618,34 @@ sp_tunnel_peer_probe(sp_tunnel *t, const uint8_t pub[32], const struct sockaddr 
 	p->endpoint = keep;
 	p->has_endpoint = had;
 	return SP_OK;
+}
+
+uint64_t
+sp_tunnel_path_gen(const sp_tunnel *t)
+{
+	return t->path_gen;
+}
+
+size_t
+sp_tunnel_endpoints_text(const sp_tunnel *t, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->npeers; i++) {
+		const struct tpeer *p = t->peers[i];
+		char key[64], ep[80];
+		int w;
+		if (!p->has_endpoint || p->relay_via != NULL || ep_is_stream(&p->endpoint))
+			continue;
+		sodium_bin2base64(key, sizeof(key), sp_wg_peer_public(p->wp), 32,
+		    sodium_base64_VARIANT_ORIGINAL);
+		tun_endpoint_text(&p->endpoint, ep, sizeof(ep));
+		w = snprintf(out + n, cap - n, "%s %s\n", key, ep);
+		if (w < 0 || (size_t)w >= cap - n)
+			break;   /* bounded: what did not fit waits for a change */
+		n += (size_t)w;
+	}
+	return n;
 }
 
 const char *

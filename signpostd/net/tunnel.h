@@ -139,6 +139,12 @@ int sp_tunnel_peer_move(sp_tunnel *t, const uint8_t pub[32], const struct sockad
 int sp_tunnel_peer_probe(sp_tunnel *t, const uint8_t pub[32], const struct sockaddr *ep,
     socklen_t len);
 
+/* How many times a peer's path has changed: unchanged, nothing moved. */
+uint64_t sp_tunnel_path_gen(const sp_tunnel *t);
+/* "KEY ENDPOINT" lines (base64 X25519 key, ADDR:PORT) for the peers with
+ * a UDP endpoint of their own, at most cap bytes; the length. */
+size_t sp_tunnel_endpoints_text(const sp_tunnel *t, char *out, size_t cap);
+
 /* The interface's name (sp0, or what --interface chose). */
 const char *sp_tunnel_ifname(const sp_tunnel *t);
 /* The UDP port WireGuard listens on, and this device's overlay address. */

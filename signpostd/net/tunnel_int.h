@@ -84,6 +84,13 @@ ep_stream_index(const struct sockaddr_in6 *ep)
 	return (uint32_t)a[12] << 24 | (uint32_t)a[13] << 16 | (uint32_t)a[14] << 8 | a[15];
 }
 
+/* p's path changed (a new endpoint, the relay, a stream): when, and one
+ * more change for whoever watches them all (the gateway's endpoints). */
+#define tp_path_changed(t, p) do { \
+	(p)->path_since_ms = sp_clock_mono_ms(); \
+	(t)->path_gen++; \
+} while (0)
+
 /* Whether we can send to p at all: an endpoint of its own or a relay's. */
 static inline int
 tp_reachable(const struct tpeer *p)
@@ -127,6 +134,7 @@ struct sp_tunnel {
 	uint8_t relay_key[SP_RELAY_KEY];
 	struct tpeer *relay_gw;
 	uint64_t relay_rx_bad;          /* member: FROM frames with a wrong key */
+	uint64_t path_gen;              /* paths changed so far (tp_path_changed) */
 	uint64_t relay_touch_ms;        /* member: our last keepalive to the gateway
 	                                 * because we relay (datapath.c) */
 	/* Gateway: what a receive batch forwards, sent before the batch's
