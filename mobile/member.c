@@ -148,6 +148,16 @@ get_text(const uint8_t *v, size_t len, char *out, size_t cap)
 	return SP_OK;
 }
 
+/* A field of exactly len bytes. */
+static int
+get_fixed(const uint8_t *v, size_t l, void *out, size_t len)
+{
+	if (l != len)
+		return SP_EPROTO;
+	memcpy(out, v, l);
+	return SP_OK;
+}
+
 static uint32_t
 u32_of(const uint8_t *v)
 {
@@ -202,14 +212,12 @@ sp_cp_decode(const uint8_t *msg, size_t len, sp_cp_msg *m)
 				m->code = (int32_t)u32_of(v);
 			break;
 		case F_NONCE:
-			if (l != sizeof(m->nonce))
+			if (get_fixed(v, l, m->nonce, sizeof(m->nonce)) != SP_OK)
 				return SP_EPROTO;
-			memcpy(m->nonce, v, l);
 			break;
 		case F_SIG:
-			if (l != sizeof(m->sig))
+			if (get_fixed(v, l, m->sig, sizeof(m->sig)) != SP_OK)
 				return SP_EPROTO;
-			memcpy(m->sig, v, l);
 			break;
 		case F_NAME:
 			rc = get_text(v, l, m->name, sizeof(m->name));
@@ -218,14 +226,12 @@ sp_cp_decode(const uint8_t *msg, size_t len, sp_cp_msg *m)
 			rc = get_text(v, l, m->text, sizeof(m->text));
 			break;
 		case F_TOKEN_ID:
-			if (l != sizeof(m->token_id))
+			if (get_fixed(v, l, m->token_id, sizeof(m->token_id)) != SP_OK)
 				return SP_EPROTO;
-			memcpy(m->token_id, v, l);
 			break;
 		case F_ADDR:
-			if (l != sizeof(m->addr))
+			if (get_fixed(v, l, m->addr, sizeof(m->addr)) != SP_OK)
 				return SP_EPROTO;
-			memcpy(m->addr, v, l);
 			break;
 		case F_MEMBER: {
 			sp_cp_member *x;
@@ -242,9 +248,8 @@ sp_cp_decode(const uint8_t *msg, size_t len, sp_cp_msg *m)
 			break;
 		}
 		case F_RELAY_KEY:
-			if (l != sizeof(m->relay_key))
+			if (get_fixed(v, l, m->relay_key, sizeof(m->relay_key)) != SP_OK)
 				return SP_EPROTO;
-			memcpy(m->relay_key, v, l);
 			break;
 		case F_RELAY_SLOTS:
 			if (l % 4 != 0 || l / 4 > SP_CP_MAX_MEMBERS)

@@ -123,12 +123,13 @@ static void
 on_tick(void *arg)
 {
 	sp_member *m = arg;
-	uint64_t now = sp_clock_mono_ms();
+	uint64_t now = sp_clock_mono_ms(), relayed;
 	sp_tunnel_peer_info pi;
 
 	sp_timer_arm(m->tcp_timer, TICK_MS);
 	if (sp_tunnel_peer_info_get(m->d->tunnel, m->gw_x25519, &pi) != SP_OK)
 		return;
+	relayed = peers_unanswered_ms(m);
 	/* A new session with the gateway: if the gateway restarted (it starts
 	 * the handshakes itself, from the endpoints it kept), our control
 	 * plane and relay key are gone with it. A ping finds out at once. */
@@ -143,7 +144,7 @@ on_tick(void *arg)
 	 * fresh: the gateway no longer takes our relay key (it restarted, and
 	 * gave out new ones). The control plane, made again, brings ours.
 	 */
-	if (peers_unanswered_ms(m) >= 3000 && pi.handshake_age >= 0 && pi.handshake_age < 10 &&
+	if (relayed >= 3000 && pi.handshake_age >= 0 && pi.handshake_age < 10 &&
 	    now - m->cp_kicked_ms >= 10000) {
 		m->cp_kicked_ms = now;
 		cp_reconnect(m, "the relay does not carry our traffic: the gateway may have restarted");
@@ -154,7 +155,7 @@ on_tick(void *arg)
 		 * through its relay, that got nothing back for SUSPECT_MS asks
 		 * the question now, with a handshake. */
 		if (pi.trying_ms == 0 && (pi.unanswered_ms >= SUSPECT_MS ||
-		    peers_unanswered_ms(m) >= SUSPECT_MS) && m->udp_ep_len &&
+		    relayed >= SUSPECT_MS) && m->udp_ep_len &&
 		    now - m->suspect_ms >= SUSPECT_EVERY_MS) {
 			/* At most every SUSPECT_EVERY_MS: a member that is simply
 			 * off leaves our data to it unanswered for as long as we
