@@ -747,10 +747,20 @@ consume_response(sp_wg *wg, uint8_t *msg, const uint8_t *src, size_t src_len,
 	*bucket(wg, kp->idx.index) = &kp->idx;
 	kp->idx.linked = 1;
 	kp->remote_index = sender;
+	/* Both sides initiated at once: the peer may already send under the
+	 * keypair we made as its responder (next, unconfirmed). Keep it, as
+	 * previous, or those packets find no keypair until the next
+	 * handshake, 15 s on; WireGuard's Linux implementation does the same.
+	 * Otherwise previous is the current one, for packets in flight. */
 	drop_keypair(wg, &p->previous);
-	p->previous = p->current;
+	if (p->next != NULL) {
+		p->previous = p->next;
+		p->next = NULL;
+		drop_keypair(wg, &p->current);
+	} else {
+		p->previous = p->current;
+	}
 	p->current = kp;
-	drop_keypair(wg, &p->next);
 	p->last_handshake_ms = now_ms;
 	p->last_received_ms = now_ms;
 	p->attempt_start_ms = 0;

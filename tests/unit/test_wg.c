@@ -485,6 +485,57 @@ test_rehandshake_keeps_old_session_working(void **state)
 	free_pair(&p);
 }
 
+/*
+ * Both sides start a handshake at once (a path ICE found, pinned at both
+ * ends in the same moment): each is responder to the other's initiation
+ * and then completes its own. Data under either new session must get
+ * through at once, in both directions, not after the next handshake.
+ */
+static void
+test_simultaneous_initiations(void **state)
+{
+	struct pair p;
+	uint8_t ia[SP_WG_INITIATION_SIZE], ib[SP_WG_INITIATION_SIZE];
+	uint8_t ra[SP_WG_RESPONSE_SIZE], rb[SP_WG_RESPONSE_SIZE], reply[SP_WG_MIN_REPLY];
+	uint8_t pkt[40], msg[128];
+	size_t n;
+	sp_wg_rx rx;
+
+	(void)state;
+	make_pair(&p);
+	assert_int_equal(sp_wg_initiate(p.a, p.a_b, 1700000000, 0, p.now, ia), SP_OK);
+	assert_int_equal(sp_wg_initiate(p.b, p.b_a, 1700000000, 0, p.now, ib), SP_OK);
+	/* Each answers the other's initiation... */
+	assert_int_equal(sp_wg_receive(p.b, ia, sizeof(ia), src_a, sizeof(src_a), p.now, reply,
+	    &rx), SP_OK);
+	assert_int_equal(rx.kind, SP_WG_RX_REPLY);
+	memcpy(rb, reply, sizeof(rb));
+	assert_int_equal(sp_wg_receive(p.a, ib, sizeof(ib), src_b, sizeof(src_b), p.now, reply,
+	    &rx), SP_OK);
+	assert_int_equal(rx.kind, SP_WG_RX_REPLY);
+	memcpy(ra, reply, sizeof(ra));
+	/* ...a completes its own first and sends at once under it. */
+	assert_int_equal(sp_wg_receive(p.a, rb, sizeof(rb), src_b, sizeof(src_b), p.now, reply,
+	    &rx), SP_OK);
+	assert_int_equal(rx.kind, SP_WG_RX_HANDSHAKE);
+	ip_packet(pkt, sizeof(pkt), 7);
+	n = seal(&p, p.a, p.a_b, pkt, sizeof(pkt), msg);
+	/* b completes its own before a's data arrives: a's session must
+	 * survive that (it was b's unconfirmed next). */
+	assert_int_equal(sp_wg_receive(p.b, ra, sizeof(ra), src_a, sizeof(src_a), p.now, reply,
+	    &rx), SP_OK);
+	assert_int_equal(rx.kind, SP_WG_RX_HANDSHAKE);
+	assert_int_equal(sp_wg_receive(p.b, msg, n, src_a, sizeof(src_a), p.now, reply, &rx), SP_OK);
+	assert_int_equal(rx.kind, SP_WG_RX_DATA);
+	/* b sends under its own session; a kept it (its unconfirmed next). */
+	n = seal(&p, p.b, p.b_a, pkt, sizeof(pkt), msg);
+	assert_int_equal(sp_wg_receive(p.a, msg, n, src_b, sizeof(src_b), p.now, reply, &rx), SP_OK);
+	assert_int_equal(rx.kind, SP_WG_RX_DATA);
+	assert_int_equal(sp_wg_stats_get(p.a)->rx_unknown_index + sp_wg_stats_get(p.b)->rx_unknown_index,
+	    0);
+	free_pair(&p);
+}
+
 static void
 test_replay_window(void **state)
 {
@@ -688,6 +739,7 @@ main(void)
 		cmocka_unit_test(test_cookies_under_load),
 		cmocka_unit_test(test_handshake_flood_is_limited),
 		cmocka_unit_test(test_rehandshake_keeps_old_session_working),
+		cmocka_unit_test(test_simultaneous_initiations),
 		cmocka_unit_test(test_replay_window),
 		cmocka_unit_test(test_timer_handshake_retries_then_gives_up),
 		cmocka_unit_test(test_timer_keepalive_acknowledges_data),
