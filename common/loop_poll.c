@@ -1,10 +1,11 @@
 /*
  * The event loop on poll(2) and signalfd(2).
  *
- * This is the loop of the daemon and of the unikernel. When ICE arrives,
- * libnice's GLib context joins it the documented way (g_main_context_query,
- * then _check and _dispatch around our poll) instead of the other way round,
- * so protocol code and the unikernel never need GLib.
+ * This is the loop of the daemon and of the unikernel. libnice's GLib
+ * context joins it through a hook (sp_loop_set_hook), the documented way:
+ * g_main_context_prepare and _query before our poll, _check and _dispatch
+ * after it, instead of the other way round, so protocol code and the
+ * unikernel never need GLib.
  *
  * The daemon watches a handful of descriptors, so a linear scan is the
  * simplest correct structure; the data plane uses its own threads.
@@ -58,6 +59,7 @@ struct sp_loop {
 	struct signal_handler sig[8];
 	size_t nsig;
 	sp_watch *sigwatch;
+	sp_loop_hook hook;         /* .prepare NULL: none */
 };
 
 int
@@ -300,35 +302,45 @@ run_timers(sp_loop *l)
 	}
 }
 
+/* Make room for n pollfds and their watches. */
+static int
+grow(struct pollfd **pfd, sp_watch ***who, size_t *cap, size_t n)
+{
+	struct pollfd *np;
+	sp_watch **nw;
+
+	if (n <= *cap)
+		return SP_OK;
+	if ((np = realloc(*pfd, n * sizeof(**pfd))) == NULL)
+		return SP_ENOMEM;
+	*pfd = np;
+	if ((nw = realloc(*who, n * sizeof(**who))) == NULL)
+		return SP_ENOMEM;
+	*who = nw;
+	*cap = n;
+	return SP_OK;
+}
+
 int
 sp_loop_run(sp_loop *l)
 {
 	struct pollfd *pfd = NULL;
 	sp_watch **who = NULL;
 	size_t cap = 0;
+	int rc = SP_OK;
 
 	l->stop = false;
 	while (!l->stop) {
-		size_t n = 0;
-		int timeout = -1, rc;
+		size_t n = 0, nh = 0;
+		int timeout = -1, prc;
+		bool hooked = l->hook.prepare != NULL;
+		sp_loop_hook hook = l->hook;
 
 		reap(l);
 		for (sp_watch *w = l->watches; w != NULL; w = w->next)
 			n++;
-		if (n > cap) {
-			struct pollfd *np = realloc(pfd, n * sizeof(*pfd));
-			sp_watch **nw;
-			if (np != NULL)
-				pfd = np;
-			nw = np != NULL ? realloc(who, n * sizeof(*who)) : NULL;
-			if (nw == NULL) {
-				free(pfd);
-				free(who);
-				return SP_ENOMEM;
-			}
-			who = nw;
-			cap = n;
-		}
+		if ((rc = grow(&pfd, &who, &cap, n + 8)) != SP_OK)
+			break;
 		n = 0;
 		for (sp_watch *w = l->watches; w != NULL; w = w->next) {
 			pfd[n].fd = w->fd;
@@ -342,13 +354,25 @@ sp_loop_run(sp_loop *l)
 			uint64_t due = l->timers->due;
 			timeout = due <= now ? 0 : (int)(due - now > 60000 ? 60000 : due - now);
 		}
-		rc = poll(pfd, n, timeout);
-		if (rc < 0 && errno != EINTR) {
-			free(pfd);
-			free(who);
-			return SP_EIO;
+		if (hooked) {
+			int want, ht = -1;
+			while ((want = hook.prepare(hook.arg, pfd + n, (int)(cap - n), &ht)) >
+			    (int)(cap - n))
+				if ((rc = grow(&pfd, &who, &cap, n + (size_t)want)) != SP_OK)
+					goto out;
+			nh = want < 0 ? 0 : (size_t)want;
+			if (ht >= 0 && (timeout < 0 || ht < timeout))
+				timeout = ht;
 		}
-		for (size_t i = 0; rc > 0 && i < n && !l->stop; i++) {
+		prc = poll(pfd, n + nh, timeout);
+		if (prc < 0 && errno != EINTR) {
+			rc = SP_EIO;
+			break;
+		}
+		if (prc < 0)
+			for (size_t i = 0; i < n + nh; i++)
+				pfd[i].revents = 0;
+		for (size_t i = 0; prc > 0 && i < n && !l->stop; i++) {
 			unsigned ev = 0;
 			if (pfd[i].revents == 0 || who[i]->dead)
 				continue;
@@ -358,12 +382,26 @@ sp_loop_run(sp_loop *l)
 				ev |= SP_IO_WRITE;
 			who[i]->cb(who[i]->arg, who[i]->fd, ev);
 		}
+		/* The source's own check and dispatch follow every prepare, so
+		 * its context is never left half way through a turn. */
+		if (hooked && l->hook.dispatch == hook.dispatch && l->hook.arg == hook.arg)
+			hook.dispatch(hook.arg, pfd + n, (int)nh);
 		run_timers(l);
 	}
+out:
 	reap(l);
 	free(pfd);
 	free(who);
-	return SP_OK;
+	return rc;
+}
+
+void
+sp_loop_set_hook(sp_loop *l, const sp_loop_hook *h)
+{
+	if (h == NULL)
+		memset(&l->hook, 0, sizeof(l->hook));
+	else
+		l->hook = *h;
 }
 
 void

@@ -85,6 +85,24 @@ void sp_timer_cancel(sp_timer *t);
 /* Deliver signo to cb from the loop. Blocks the signal for normal delivery. */
 int sp_loop_signal(sp_loop *loop, int signo, sp_signal_cb cb, void *arg);
 
+/*
+ * A foreign event source polled with the loop's own descriptors: libnice's
+ * GLib main context (docs/ARCHITECTURE.md, "The event loop and GLib").
+ * Before each poll, prepare fills at most max pollfds and may lower
+ * *timeout_ms (-1: no deadline); it returns how many it needs, and if that
+ * is more than max the loop grows its array and asks again. After the
+ * poll, dispatch gets the same pollfds with their revents (as many as
+ * prepare filled), every turn, even when none is ready. One hook per loop;
+ * NULL removes it.
+ */
+struct pollfd;
+typedef struct sp_loop_hook {
+	int (*prepare)(void *arg, struct pollfd *fds, int max, int *timeout_ms);
+	void (*dispatch)(void *arg, struct pollfd *fds, int n);
+	void *arg;
+} sp_loop_hook;
+void sp_loop_set_hook(sp_loop *loop, const sp_loop_hook *hook);
+
 /* Run until sp_loop_stop(); returns SP_OK, or SP_EIO if polling failed. */
 int sp_loop_run(sp_loop *loop);
 void sp_loop_stop(sp_loop *loop);

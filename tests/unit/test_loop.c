@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <string.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include "sp_platform.h"
@@ -507,6 +508,66 @@ test_free_with_pending_timers_and_watches(void **state)
 	assert_int_equal(c.calls, 0);
 }
 
+/* A hook that asks for more pollfds than the loop has room for: the loop
+ * grows, polls them with its own, and dispatches with their revents; its
+ * timeout wakes the loop when nothing else would. */
+typedef struct hooked {
+	sp_loop *loop;
+	int fd;
+	int prepares, dispatches, readable;
+	int want;                     /* pollfds asked for */
+} hooked;
+
+static int
+hook_prepare(void *arg, struct pollfd *fds, int max, int *timeout_ms)
+{
+	hooked *h = arg;
+
+	h->prepares++;
+	if (max < h->want)
+		return h->want;
+	for (int i = 0; i < h->want; i++) {
+		fds[i].fd = i == h->want - 1 ? h->fd : -1;   /* poll ignores fd -1 */
+		fds[i].events = POLLIN;
+		fds[i].revents = 0;
+	}
+	*timeout_ms = 10;
+	return h->want;
+}
+
+static void
+hook_dispatch(void *arg, struct pollfd *fds, int n)
+{
+	hooked *h = arg;
+
+	assert_int_equal(n, h->want);
+	h->dispatches++;
+	if (fds[n - 1].revents & POLLIN) {
+		char c;
+		h->readable++;
+		assert_int_equal(read(h->fd, &c, 1), 1);
+	}
+	if (h->dispatches == 3)
+		sp_loop_stop(h->loop);
+}
+
+static void
+test_hook_polled_with_the_loop(void **state)
+{
+	fixture *f = *state;
+	hooked h = { .loop = f->loop, .fd = f->pipe[0], .want = 40 };
+	sp_loop_hook hk = { hook_prepare, hook_dispatch, &h };
+
+	sp_loop_set_hook(f->loop, &hk);
+	assert_int_equal(write(f->pipe[1], "x", 1), 1);
+	/* No watch, no timer: only the hook's 10 ms timeout ends each poll. */
+	assert_int_equal(sp_loop_run(f->loop), SP_OK);
+	assert_int_equal(h.dispatches, 3);
+	assert_int_equal(h.readable, 1);
+	assert_true(h.prepares > h.dispatches);   /* asked again after growing */
+	sp_loop_set_hook(f->loop, NULL);
+}
+
 int
 main(void)
 {
@@ -525,6 +586,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_stop_from_watch_returns_from_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_signal_delivered_in_loop_context, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_with_pending_timers_and_watches, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hook_polled_with_the_loop, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
