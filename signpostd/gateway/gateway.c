@@ -149,4 +149,5 @@ sp_gateway_status(const sp_gateway *g, sp_ctl_reply *r)
 	gw_pairing_status(g, r);
 	gw_members_status(g, r);
 	gw_relay_tls_status(g, r);
+	gw_stun_status(g, r);
 }

@@ -12,6 +12,7 @@
 #include "gateway.h"
 #include "sp_answer.h"
 #include "sp_rrl.h"
+#include "sp_stun.h"
 #include "sp_tsig.h"
 
 #define GW_TCP_MAX_CONNS 64
@@ -72,6 +73,9 @@ struct sp_gateway {
 	/* relay_tls.c: the relay over TCP 443 */
 	struct sp_tls_server *tls;
 	uint64_t tls_accepted;
+	/* stun.c: the STUN service on the WireGuard port */
+	sp_stun_stats stun;
+	uint64_t stun_second, stun_count, stun_limited, stun_send_failed;
 };
 
 /* zonekeeper.c */
@@ -103,6 +107,18 @@ void gw_relay_tls_stop(sp_gateway *g);
 void gw_relay_tls_status(const sp_gateway *g, sp_ctl_reply *r);
 /* The port relay-tls-listen names; 0: none. */
 uint16_t relay_tls_port(const sp_daemon *d);
+
+/* stun.c: what arrives on the WireGuard port that is not WireGuard's:
+ * STUN, else pairing (sp_tunnel_set_other). */
+int gw_port_input(void *arg, const uint8_t *msg, size_t len, const struct sockaddr *from,
+    socklen_t fromlen);
+void gw_stun_status(const sp_gateway *g, sp_ctl_reply *r);
+
+/* stun.c: what arrives on the WireGuard port that is not WireGuard's:
+ * STUN, else pairing (sp_tunnel_set_other). */
+int gw_port_input(void *arg, const uint8_t *msg, size_t len, const struct sockaddr *from,
+    socklen_t fromlen);
+void gw_stun_status(const sp_gateway *g, sp_ctl_reply *r);
 
 /* pairing.c */
 int gw_pairing_start(sp_gateway *g, sp_errmsg *e);

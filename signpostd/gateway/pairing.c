@@ -274,7 +274,7 @@ gw_pairing_start(sp_gateway *g, sp_errmsg *e)
 			}
 	on_expiry(p);
 	if (g->d->tunnel != NULL)
-		sp_tunnel_set_other(g->d->tunnel, gw_pairing_input, g);
+		sp_tunnel_set_other(g->d->tunnel, gw_port_input, g);
 	return SP_OK;
 }
 
