@@ -10,6 +10,9 @@
  * A message on the wire: a 16-bit length, a type, then fields as
  * (type, 16-bit length, value), in any order; an unknown field is skipped,
  * so either side can grow. Pure: these functions build and read bytes.
+ *
+ * Version 2 adds ICE signalling between two members, which the gateway
+ * checks and forwards, and TURN credentials in MEMBERS and PONG.
  */
 #ifndef SP_MEMBER_H
 #define SP_MEMBER_H
@@ -21,7 +24,9 @@
 #include "sp_key.h"
 
 #define SP_CP_MSG_MAX 16384       /* one message, without its length */
-#define SP_CP_VERSION 1
+/* Version 2 added ICE and the TURN credentials; the gateway still speaks
+ * version 1 to a member whose HELLO says 1. */
+#define SP_CP_VERSION 2
 
 enum sp_cp_type {
 	SP_CP_HELLO = 1,     /* member: who it is, signing the challenge */
@@ -34,8 +39,10 @@ enum sp_cp_type {
 	SP_CP_PONG,
 	SP_CP_CHALLENGE,     /* gateway, first: a nonce for HELLO to sign */
 	SP_CP_WAIT,          /* member: tell me when this code is used */
+	SP_CP_ICE,           /* either, version 2: ICE signalling between two members,
+	                      * through the gateway */
 };
-#define SP_CP_TYPE_MAX SP_CP_WAIT
+#define SP_CP_TYPE_MAX SP_CP_ICE
 
 /* What HELLO's signature covers: this label, the challenge's nonce, the
  * gateway's Ed25519 key and the member's, so a signature answers one
@@ -56,6 +63,18 @@ typedef struct sp_cp_member {
 } sp_cp_member;
 
 #define SP_CP_MAX_MEMBERS 128
+#define SP_CP_MAX_CANDIDATES 32   /* in one ICE message; more is malformed */
+
+/* The path a member uses to another, as its ICE agent's selected pair has
+ * it. In order of assistance, so the more assisted of two is the larger. */
+enum sp_cp_path {
+	SP_CP_PATH_NONE = 0,      /* no pair selected */
+	SP_CP_PATH_HOST,          /* direct, host to host */
+	SP_CP_PATH_REFLEXIVE,     /* through a NAT's mapping (STUN) */
+	SP_CP_PATH_UPNP,          /* through a port the router opened (UPnP/NAT-PMP) */
+	SP_CP_PATH_TURN,          /* through a TURN relay */
+};
+#define SP_CP_PATH_MAX SP_CP_PATH_TURN
 
 /* A decoded message: which fields a type uses is in docs/control-plane.md. */
 typedef struct sp_cp_msg {
@@ -78,12 +97,34 @@ typedef struct sp_cp_msg {
 	uint8_t relay_key[8];               /* MEMBERS: and its key (secret to it) */
 	sp_cp_member members[SP_CP_MAX_MEMBERS];   /* in one part */
 	size_t nmembers;
+	/* ICE. From a member, peer is the member the message is for; from the
+	 * gateway, the member it came from. session is the sender's ICE
+	 * session (nonzero), answers the receiver's session it answers (0 in
+	 * an offer). ufrag and pwd: both or neither (ufrag[0] == 0). */
+	uint8_t peer[SP_KEY_PUBLIC_BYTES];
+	uint32_t session, answers;
+	char ufrag[257], pwd[257];          /* 4-256 and 22-256 bytes */
+	char candidates[SP_CP_MAX_CANDIDATES][256];   /* SDP "a=candidate:" lines */
+	size_t ncandidates;
+	uint32_t done;                      /* 1: the sender has all its candidates */
+	uint32_t path;                      /* an sp_cp_path: the sender's view */
+	/* MEMBERS (first part) and PONG: TURN credentials, all three or none
+	 * (turn_server[0] == 0). turn_server is "ADDR:PORT", IPv6 in brackets. */
+	char turn_server[64], turn_user[128], turn_password[128];
 } sp_cp_msg;
 
 /* Write m as one message with its length prefix into out; SP_ESPACE if it
- * does not fit (cap should be SP_CP_MSG_MAX + 2). */
+ * does not fit (cap should be SP_CP_MSG_MAX + 2). SP_EINVAL for an unknown
+ * type, or ICE or TURN fields the decoder would refuse (a session of 0,
+ * ufrag without pwd, too many candidates, a done above 1, a path above
+ * SP_CP_PATH_MAX, text of a wrong length or with bytes outside 0x20-0x7E,
+ * some but not all of the TURN fields, a TURN server that is not an IP
+ * literal and a port), so what encodes also decodes.
+ * In ICE it always writes peer, session, answers, done and path. */
 int sp_cp_encode(const sp_cp_msg *m, uint8_t *out, size_t cap, size_t *len);
-/* Read one message (without its length prefix). SP_EPROTO if malformed. */
+/* Read one message (without its length prefix). SP_EPROTO if malformed;
+ * then m's secrets (text, relay_key, pwd, turn_password) are wiped, and
+ * the rest of m means nothing. */
 int sp_cp_decode(const uint8_t *msg, size_t len, sp_cp_msg *m);
 
 #endif
