@@ -20,7 +20,8 @@ enum {
 	OPT_ZONE_NS, OPT_ZONE_ADDRESS, OPT_ZONE_TTL, OPT_RRL_RATE, OPT_TSIG_KEY,
 	OPT_SECONDARY, OPT_ZONE_KEY_TTL, OPT_ZSK_LIFETIME, OPT_PROPAGATION_DELAY, OPT_INTERFACE,
 	OPT_INTERFACE_IPV4, OPT_DNS_TCP_TIMEOUT, OPT_LISTEN_PORT, OPT_PUBLIC_ENDPOINT,
-	OPT_IDLE_TIMEOUT, OPT_DNS_UPSTREAM, OPT_RELAY_TLS_LISTEN, OPT_COUNT
+	OPT_IDLE_TIMEOUT, OPT_DNS_UPSTREAM, OPT_RELAY_TLS_LISTEN, OPT_ICE, OPT_RELAY,
+	OPT_TURN_SERVER, OPT_TURN_SECRET, OPT_COUNT
 };
 
 struct option_def {
@@ -380,6 +381,60 @@ sp_conf_set_dns_upstream(sp_conf *c, const char *value, const char **why)
 	return set_dns_upstream(c, value, why);
 }
 
+static int
+set_on_off(const char *value, int *out, const char **why)
+{
+	if (strcmp(value, "on") == 0)
+		*out = 1;
+	else if (strcmp(value, "off") == 0)
+		*out = 0;
+	else {
+		*why = "must be on or off";
+		return SP_ECONFIG;
+	}
+	return SP_OK;
+}
+
+int
+sp_conf_set_ice(sp_conf *c, const char *value, const char **why)
+{
+	return set_on_off(value, &c->ice, why);
+}
+
+int
+sp_conf_set_relay(sp_conf *c, const char *value, const char **why)
+{
+	return set_on_off(value, &c->relay, why);
+}
+
+static int
+set_turn_server(sp_conf *c, const char *value, const char **why)
+{
+	if (sp_addr_parse(value, &c->turn_server, &c->turn_server_len) != SP_OK) {
+		*why = "must be ADDRESS:PORT of a TURN server, e.g. 192.0.2.7:3478";
+		return SP_ECONFIG;
+	}
+	return SP_OK;
+}
+
+/* coturn's static-auth-secret: printable, no spaces, 16 to 127 bytes. */
+static int
+set_turn_secret(sp_conf *c, const char *value, const char **why)
+{
+	size_t n = strlen(value);
+
+	for (size_t i = 0; i < n; i++)
+		if (value[i] <= 0x20 || value[i] > 0x7e)
+			n = 0;
+	if (n < 16 || n >= sizeof(c->turn_secret)) {
+		*why = "must be 16 to 127 printable characters without spaces (coturn's "
+		    "static-auth-secret)";
+		return SP_ECONFIG;
+	}
+	memcpy(c->turn_secret, value, n + 1);
+	return SP_OK;
+}
+
 static const struct option_def options[OPT_COUNT] = {
 	[OPT_STATE] = { "state", set_state, 0 },
 	[OPT_LOG] = { "log", set_log, 0 },
@@ -403,6 +458,10 @@ static const struct option_def options[OPT_COUNT] = {
 	[OPT_IDLE_TIMEOUT] = { "idle-timeout", set_idle_timeout, 0 },
 	[OPT_DNS_UPSTREAM] = { "dns-upstream", set_dns_upstream, 0 },
 	[OPT_RELAY_TLS_LISTEN] = { "relay-tls-listen", sp_conf_set_relay_tls_listen, 0 },
+	[OPT_ICE] = { "ice", sp_conf_set_ice, 0 },
+	[OPT_RELAY] = { "relay", sp_conf_set_relay, 0 },
+	[OPT_TURN_SERVER] = { "turn-server", set_turn_server, 0 },
+	[OPT_TURN_SECRET] = { "turn-secret", set_turn_secret, 0 },
 };
 
 void
@@ -417,6 +476,8 @@ sp_conf_init(sp_conf *c)
 	c->dns_tcp_timeout = -1;
 	c->idle_timeout = -1;
 	c->listen_port = -1;
+	c->ice = -1;
+	c->relay = -1;
 	sp_zone_config_default(&c->zone);
 }
 
@@ -467,8 +528,8 @@ sp_conf_parse(sp_conf *c, const char *what, const char *text, size_t len,
 			goto out;
 		}
 		if (options[i].set(c, kv.value, &why) != SP_OK) {
-			/* A TSIG line holds a secret: name the option, not the value. */
-			if (i == OPT_TSIG_KEY)
+			/* A TSIG or TURN secret: name the option, not the value. */
+			if (i == OPT_TSIG_KEY || i == OPT_TURN_SECRET)
 				rc = sp_errf(e, SP_ECONFIG, "%s:%u: %s: %s", what, kv.line,
 				    kv.key, why);
 			else
@@ -525,10 +586,13 @@ sp_conf_load(sp_conf *c, const char *path, sp_errmsg *e)
 		goto out;
 	/* Secrets in a file others can read are no longer secret: refuse it
 	 * rather than use keys an attacker may have too. */
-	if (c->ntsig > 0 && (st.st_mode & 077) != 0)
-		rc = sp_errf(e, SP_ECONFIG, "%s: holds a tsig-key secret but is readable by "
+	if ((c->ntsig > 0 || c->turn_secret[0] != '\0') && (st.st_mode & 077) != 0)
+		rc = sp_errf(e, SP_ECONFIG, "%s: holds a %s secret but is readable by "
 		    "group or others (mode %04o); chmod 600 it", path,
-		    (unsigned)(st.st_mode & 07777));
+		    c->ntsig > 0 ? "tsig-key" : "turn-secret", (unsigned)(st.st_mode & 07777));
+	if (rc == SP_OK && c->turn_server_len != 0 && c->turn_secret[0] == '\0')
+		rc = sp_errf(e, SP_ECONFIG, "%s:%u: turn-server needs turn-secret (coturn's "
+		    "static-auth-secret) to hand out credentials", path, c->line_of[OPT_TURN_SERVER]);
 out:
 	if (buf != NULL) {
 		sodium_memzero(buf, len);
@@ -608,6 +672,15 @@ sp_conf_print(const sp_conf *c, FILE *f)
 		fprintf(f, "dns-upstream %s\n",
 		    sp_addr_format((const struct sockaddr *)&c->dns_upstream, a, sizeof(a)));
 	}
+	fprintf(f, "ice %s\n", c->ice == 0 ? "off" : "on");
+	fprintf(f, "relay %s\n", c->relay == 0 ? "off" : "on");
+	if (c->turn_server_len) {
+		char a[80];
+		fprintf(f, "turn-server %s\n",
+		    sp_addr_format((const struct sockaddr *)&c->turn_server, a, sizeof(a)));
+	}
+	if (c->turn_secret[0] != '\0')
+		fprintf(f, "# turn-secret (not shown)\n");
 	for (size_t i = 0; i < c->ntsig; i++)
 		fprintf(f, "# tsig-key %s (secret not shown)\n", c->tsig[i].name);
 	for (size_t i = 0; i < c->nsecondary; i++) {

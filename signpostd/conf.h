@@ -47,6 +47,15 @@ typedef struct sp_conf {
 	 * dns_upstream (unset: the system's, from /etc/resolv.conf), or are
 	 * refused (dns_upstream_none). */
 	long idle_timeout;
+	/* Direct paths (docs/ice.md): a member's ICE (-1: not set, on; 0 off);
+	 * the gateway's relay (-1: not set, on; 0 off); the TURN server the
+	 * gateway hands members credentials for (turn_server_len 0: none),
+	 * with coturn's REST-API secret (never logged or printed). */
+	int ice;
+	int relay;
+	struct sockaddr_storage turn_server;
+	socklen_t turn_server_len;
+	char turn_secret[128];
 	/* The gateway: the relay over TCP with TLS (docs/relay.md). */
 	struct sockaddr_storage relay_tls_listen;
 	socklen_t relay_tls_listen_len;
@@ -83,6 +92,9 @@ int sp_conf_set_listen_port(sp_conf *c, const char *value, const char **why);
 int sp_conf_add_public_endpoint(sp_conf *c, const char *value, const char **why);
 /* The --relay-tls-listen flag. */
 int sp_conf_set_relay_tls_listen(sp_conf *c, const char *value, const char **why);
+/* The --ice and --relay flags: on or off. */
+int sp_conf_set_ice(sp_conf *c, const char *value, const char **why);
+int sp_conf_set_relay(sp_conf *c, const char *value, const char **why);
 /* The --dns-upstream flag. */
 int sp_conf_set_dns_upstream(sp_conf *c, const char *value, const char **why);
 

@@ -27,6 +27,7 @@ usage(FILE *f)
 	    "                 [--dns-listen ADDR:PORT ...] [--interface NAME]\n"
 	    "                 [--listen-port PORT] [--public-endpoint HOST:PORT ...]\n"
 	    "                 [--dns-upstream ADDR:PORT|none] [--relay-tls-listen ADDR:PORT]\n"
+	    "                 [--ice on|off] [--relay on|off]\n"
 	    "                 [--syslog] [--log-level LEVEL]\n"
 	    "                 [-n] [-h] [-V]\n"
 	    "\n"
@@ -41,6 +42,9 @@ usage(FILE *f)
 	    "                         the zone (default: /etc/resolv.conf's first)\n"
 	    "  --relay-tls-listen ADDR:PORT  the gateway's relay over TLS, for\n"
 	    "                         members whose UDP is blocked (e.g. port 443)\n"
+	    "  --ice on|off           find direct paths to other members (member;\n"
+	    "                         default on; docs/ice.md)\n"
+	    "  --relay on|off         relay between members (gateway; default on)\n"
 	    "  --interface NAME       the WireGuard tunnel interface (default sp0;\n"
 	    "                         none: no tunnel)\n"
 	    "  --listen-port PORT     WireGuard's UDP port (default 51820; 0: any)\n"
@@ -67,6 +71,8 @@ main(int argc, char **argv)
 		{ "interface", required_argument, NULL, 'i' },
 		{ "dns-upstream", required_argument, NULL, 'u' },
 		{ "relay-tls-listen", required_argument, NULL, 'T' },
+		{ "ice", required_argument, NULL, 'I' },
+		{ "relay", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -138,6 +144,17 @@ main(int argc, char **argv)
 			}
 			break;
 		}
+		case 'I':
+		case 'R': {
+			const char *why;
+			if ((opt == 'I' ? sp_conf_set_ice : sp_conf_set_relay)(&flags, optarg, &why) !=
+			    SP_OK) {
+				fprintf(stderr, "signpostd: --%s %s: %s\n", opt == 'I' ? "ice" : "relay",
+				    optarg, why);
+				return 2;
+			}
+			break;
+		}
 		case 'n': check_only = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("signpostd %s\n", SP_VERSION); return 0;
@@ -172,6 +189,10 @@ main(int argc, char **argv)
 		memcpy(conf->public_endpoint, flags.public_endpoint, sizeof(conf->public_endpoint));
 		conf->npublic_endpoint = flags.npublic_endpoint;
 	}
+	if (flags.ice >= 0)
+		conf->ice = flags.ice;
+	if (flags.relay >= 0)
+		conf->relay = flags.relay;
 	if (flags.relay_tls_listen_len) {
 		conf->relay_tls_listen = flags.relay_tls_listen;
 		conf->relay_tls_listen_len = flags.relay_tls_listen_len;

@@ -42,11 +42,13 @@
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: signpost join URI [--no-start] [--interface NAME]\n"
+	fprintf(stderr, "usage: signpost join URI [--no-start] [--interface NAME] [--ice on|off]\n"
 	    "       signpost join - ...                   (the code on standard input)\n"
 	    "       signpost join --qr-image FILE ...\n"
 	    "  --interface NAME  the tunnel interface signpostd makes (default sp0; another\n"
-	    "                    name where one machine runs more than one signpostd)\n");
+	    "                    name where one machine runs more than one signpostd)\n"
+	    "  --ice on|off      signpostd looks for direct paths to other members (default\n"
+	    "                    on; off: everything through the gateway's relay)\n");
 	return CLI_USAGE;
 }
 
@@ -220,7 +222,7 @@ daemon_path(char *out, size_t cap)
 /* Start signpostd on the state, detached, its log in STATE/signpostd.log;
  * wait until it answers and its gateway has shaken hands. */
 static int
-start_daemon(struct cli *c, const char *ifname)
+start_daemon(struct cli *c, const char *ifname, const char *ice)
 {
 	char path[PATH_MAX], log[4200];
 	uint64_t start;
@@ -242,10 +244,23 @@ start_daemon(struct cli *c, const char *ifname)
 		}
 		if ((fd = open("/dev/null", O_RDONLY)) >= 0)
 			dup2(fd, STDIN_FILENO);
-		if (ifname != NULL)
-			execlp(path, path, "--state", c->state_dir, "--interface", ifname, (char *)NULL);
-		else
-			execlp(path, path, "--state", c->state_dir, (char *)NULL);
+		{
+			char *argv[9];
+			int n = 0;
+			argv[n++] = path;
+			argv[n++] = (char *)"--state";
+			argv[n++] = c->state_dir;
+			if (ifname != NULL) {
+				argv[n++] = (char *)"--interface";
+				argv[n++] = (char *)ifname;
+			}
+			if (ice != NULL) {
+				argv[n++] = (char *)"--ice";
+				argv[n++] = (char *)ice;
+			}
+			argv[n] = NULL;
+			execvp(path, argv);
+		}
 		_exit(127);
 	}
 	waitpid(pid, NULL, 0);
@@ -347,9 +362,10 @@ cli_join(struct cli *c, int argc, char **argv)
 		{ "qr-image", required_argument, NULL, 'q' },
 		{ "no-start", no_argument, NULL, 'n' },
 		{ "interface", required_argument, NULL, 'i' },
+		{ "ice", required_argument, NULL, 'I' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *image = NULL, *ifname = NULL;
+	const char *image = NULL, *ifname = NULL, *ice = NULL;
 	int nostart = 0, opt, rc;
 	char *text;
 	size_t len;
@@ -371,6 +387,8 @@ cli_join(struct cli *c, int argc, char **argv)
 			nostart = 1;
 		else if (opt == 'i')
 			ifname = optarg;
+		else if (opt == 'I' && (strcmp(optarg, "on") == 0 || strcmp(optarg, "off") == 0))
+			ice = optarg;
 		else
 			return usage();
 	}
@@ -456,7 +474,7 @@ cli_join(struct cli *c, int argc, char **argv)
 	if (nostart) {
 		printf("Joined %s as %s, at %s.\nStart it with: signpostd --state %s\n", cloud.zone,
 		    fqdn, a, c->state_dir);
-	} else if ((rc = start_daemon(c, ifname)) == CLI_OK) {
+	} else if ((rc = start_daemon(c, ifname, ice)) == CLI_OK) {
 		printf("Joined %s as %s, at %s; signpostd runs and has reached its gateway.\n",
 		    cloud.zone, fqdn, a);
 	}

@@ -50,9 +50,14 @@ print_text(const struct cli_fields *f)
 		for (size_t i = 0; i < f->n; i++)
 			if (strcmp(f->name[i], "member-peers[]") == 0) {
 				if (!any++)
-					printf("  members (the path to each; direct paths come with ICE):\n");
+					printf("  members (the path to each):\n");
 				printf("    %s\n", f->value[i]);
 			}
+		for (size_t i = 0; i < f->n; i++)
+			if (strcmp(f->name[i], "member-ice[]") == 0)
+				printf("    ice %s\n", f->value[i]);
+		if (cli_field_find(f, "ice") != NULL)
+			printf("  ice:     %s\n", cli_field(f, "ice"));
 	}
 	if (cli_field_find(f, "relay") != NULL)
 		printf("  relay:   %s\n", cli_field(f, "relay"));

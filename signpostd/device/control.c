@@ -33,7 +33,7 @@
 static void cp_connect(void *arg);
 
 /* Queue a message; a gateway that does not read ends the connection. */
-static void
+int
 cp_send(sp_member *m, const sp_cp_msg *msg)
 {
 	uint8_t buf[SP_CP_MSG_MAX + 2];
@@ -41,15 +41,18 @@ cp_send(sp_member *m, const sp_cp_msg *msg)
 	int rc;
 
 	if (m->cp == NULL)
-		return;
+		return SP_EIO;
 	if (sp_cp_encode(msg, buf, sizeof(buf), &len) != SP_OK) {
 		sp_err("member: a message to the gateway does not fit");
-		return;
+		return SP_ESPACE;
 	}
 	rc = sp_stream_send(m->cp, buf, len);
 	sodium_memzero(buf, len);
-	if (rc != SP_OK)
+	if (rc != SP_OK) {
 		sp_stream_close(m->cp, "the gateway is not reading");
+		return SP_EIO;
+	}
+	return SP_OK;
 }
 
 static void
@@ -133,7 +136,7 @@ on_ping(void *arg)
 	sweep(m);
 	memset(&msg, 0, sizeof(msg));
 	msg.type = SP_CP_PING;
-	cp_send(m, &msg);
+	(void)cp_send(m, &msg);   /* a failure closed the connection */
 	sp_timer_arm(m->cp_ping, CP_PING_MS);
 }
 
@@ -146,7 +149,7 @@ send_wait(sp_member *m, const struct cp_pending *p)
 	msg.type = SP_CP_WAIT;
 	msg.seq = p->seq;
 	memcpy(msg.token_id, p->id, sizeof(msg.token_id));
-	cp_send(m, &msg);
+	(void)cp_send(m, &msg);   /* a failure closed the connection; resent on the next */
 }
 
 /* The connection is made: the gateway speaks first (CHALLENGE). */
@@ -169,7 +172,10 @@ on_challenge(sp_member *m, const sp_cp_msg *in)
 		return;
 	memset(&msg, 0, sizeof(msg));
 	msg.type = SP_CP_HELLO;
-	msg.version = SP_CP_VERSION;
+	/* The lower of the gateway's version and ours: a version-1 gateway
+	 * refuses a HELLO of 2, and sends no ICE anyway. */
+	msg.version = in->version >= 1 && in->version < SP_CP_VERSION ? in->version :
+	    SP_CP_VERSION;
 	snprintf(msg.name, sizeof(msg.name), "%s", m->d->cloud.name);
 	sp_cp_hello_signed(in->nonce, m->gw.key, sp_key_info_of(self)->pub, signed_part);
 	if (sp_key_sign(self, signed_part, sizeof(signed_part), msg.sig) != SP_OK) {
@@ -234,6 +240,10 @@ on_members(sp_member *m, const sp_cp_msg *in)
 		memcpy(m->incoming + m->nincoming, in->members, in->nmembers * sizeof(*nl));
 		m->nincoming += in->nmembers;
 	}
+	/* TURN credentials, when the gateway has a TURN server, come in the
+	 * list's first part and in every PONG. */
+	if (m->nincoming == in->nmembers)   /* the list's first part */
+		ice_set_turn(m, in->turn_server, in->turn_user, in->turn_password);
 	/* Our way into the relay comes in the list's first part. */
 	if (in->relay_self != 0) {
 		peers_relay_self(m, in->relay_self, in->relay_key);
@@ -257,6 +267,7 @@ on_members(sp_member *m, const sp_cp_msg *in)
 		for (size_t i = 0; i < m->npending; i++)
 			if (m->pending[i].joined != NULL)
 				send_wait(m, &m->pending[i]);
+		ice_cp_up(m);
 	}
 }
 
@@ -310,9 +321,20 @@ on_msg(void *arg, const uint8_t *buf, size_t len)
 			p.joined(p.arg, SP_OK, in->name, in->addr);
 		}
 		break;
+	case SP_CP_ICE:
+		if (m->cp_up)
+			ice_on_msg(m, in);
+		break;
+	case SP_CP_PONG:
+		/* Credentials in every PONG while the gateway has a TURN server;
+		 * none: it has none (any more). */
+		ice_set_turn(m, in->turn_server, in->turn_user, in->turn_password);
+		break;
 	default:
-		break;   /* PONG, or a newer gateway's message */
+		break;   /* a newer gateway's message */
 	}
+	sodium_memzero(in->turn_password, sizeof(in->turn_password));
+	sodium_memzero(in->pwd, sizeof(in->pwd));
 	sodium_memzero(in->text, sizeof(in->text));
 	sodium_memzero(in->relay_key, sizeof(in->relay_key));
 	free(in);

@@ -92,6 +92,7 @@ sp_member_start(sp_daemon *d, sp_errmsg *e)
 	sp_info("member: of %s, through the gateway at %s", d->cloud.zone,
 	    m->endpoint[0] ? m->endpoint : "(unknown yet)");
 	if ((rc = dr_start(m, e)) != SP_OK || (rc = peers_start(m, e)) != SP_OK ||
+	    (rc = ice_start(m, e)) != SP_OK ||
 	    (rc = tcp_path_start(m, (struct sockaddr *)&ss, sl, e)) != SP_OK)
 		return rc;
 	/* Programs find the zone's names through systemd-resolved, where it
@@ -117,6 +118,7 @@ sp_member_stop(sp_member *m)
 	cp_stop(m);
 	tcp_path_stop(m);
 	peers_stop(m);
+	ice_stop(m);
 	dr_stop(m);
 	free(m);
 }

@@ -17,6 +17,8 @@ struct dr;
 struct sp_resolved;
 struct sp_tls_conn;
 struct mpeer;
+struct ice;
+struct ice_ctx;
 
 #define CP_PENDING_MAX 16
 
@@ -71,6 +73,27 @@ struct sp_member {
 	uint64_t link_changes, cp_kicked_ms, suspect_ms;
 	uint64_t gw_handshake_ms;        /* monotonic: the gateway session we last saw */
 	uint64_t tunnels_closed;         /* idle ones */
+	struct ice_ctx *ice;             /* ice.c: NULL when ICE is off */
+};
+
+/* peers.c: another member as our peer */
+enum mstate { M_RESOLVING = 1, M_READY, M_FAILED };
+
+struct mpeer {
+	sp_member *m;
+	char name[64];
+	uint8_t ed[32];            /* its Ed25519 key, as the member list names it */
+	uint8_t x[32];             /* its WireGuard key, from the validated record */
+	uint8_t addr[16];
+	uint8_t fqdn[SP_DNAME_MAX];
+	size_t fqdn_len;
+	uint32_t relay;
+	enum mstate state;
+	int kick;                  /* looked up while resolving: kick when ready */
+	int live;                  /* in the current list (sync's mark) */
+	uint64_t retry_ms;
+	char why[96];              /* M_FAILED: why */
+	struct ice *ice;           /* ice.c: its agent, or NULL */
 };
 
 /* resolver.c */
@@ -97,6 +120,30 @@ void peers_status(const sp_member *m, struct sp_ctl_reply *r);
  * (ms): the relay, that is the gateway, may be out of reach. */
 uint64_t peers_unanswered_ms(const sp_member *m);
 
+/* The member with this Ed25519 key, or NULL. */
+struct mpeer *peers_by_key(sp_member *m, const uint8_t ed[32]);
+
+/* ice.c: direct paths (docs/ice.md) */
+int ice_start(sp_member *m, sp_errmsg *e);
+void ice_stop(sp_member *m);
+/* A lookup of p: find a direct path to it, unless one is being found. */
+void ice_want(sp_member *m, struct mpeer *p);
+/* p became a tunnel peer (its key validated): pin it if ICE found a pair. */
+void ice_peer_ready(sp_member *m, struct mpeer *p);
+/* p left the list, or its tunnel closed idle: its agent goes. */
+void ice_drop(sp_member *m, struct mpeer *p);
+/* Links, addresses or routes changed: if our addresses did, every agent
+ * starts again (after a short quiet time), on the relay meanwhile. */
+void ice_on_link_change(sp_member *m);
+/* An ICE message from the gateway (another member's, peer = who). */
+void ice_on_msg(sp_member *m, const sp_cp_msg *msg);
+/* The control plane is up: send what waited. */
+void ice_cp_up(sp_member *m);
+/* TURN credentials from the gateway (MEMBERS, PONG). */
+void ice_set_turn(sp_member *m, const char *server, const char *user, const char *password);
+void ice_status(const sp_member *m, const struct mpeer *p, struct sp_ctl_reply *r);
+void ice_counters(const sp_member *m, struct sp_ctl_reply *r);
+
 /* tcp_path.c */
 int tcp_path_start(sp_member *m, const struct sockaddr *udp_ep, socklen_t len, sp_errmsg *e);
 void tcp_path_stop(sp_member *m);
@@ -111,5 +158,7 @@ void cp_reconnect(sp_member *m, const char *why);
  * restarted answers with a reset and the control plane is made again. */
 void cp_check(sp_member *m);
 void cp_stop(sp_member *m);
+/* Queue a message to the gateway; SP_EIO if there is no connection. */
+int cp_send(sp_member *m, const sp_cp_msg *msg);
 
 #endif

@@ -29,24 +29,6 @@
 #define T_IPSECKEY 45
 #define IPSECKEY_EDDSA 4
 
-enum mstate { M_RESOLVING = 1, M_READY, M_FAILED };
-
-struct mpeer {
-	sp_member *m;
-	char name[64];
-	uint8_t ed[32];            /* its Ed25519 key, as the member list names it */
-	uint8_t x[32];             /* its WireGuard key, from the validated record */
-	uint8_t addr[16];
-	uint8_t fqdn[SP_DNAME_MAX];
-	size_t fqdn_len;
-	uint32_t relay;
-	enum mstate state;
-	int kick;                  /* looked up while resolving: kick when ready */
-	int live;                  /* in the current list (sync's mark) */
-	uint64_t retry_ms;
-	char why[96];              /* M_FAILED: why */
-};
-
 static void resolved(void *arg, const struct sp_devres_rrset *rr);
 
 static struct mpeer *
@@ -107,19 +89,22 @@ resolved(void *arg, const struct sp_devres_rrset *rr)
 	ip.family = 6;
 	ip.cidr = 128;
 	memcpy(ip.addr, p->addr, 16);
+	/* Slot 0: the gateway relays nothing (relay off); only ICE reaches it. */
 	if (sp_tunnel_peer_set(m->d->tunnel, p->x, NULL, 0, 0, &ip, 1, &e) != SP_OK ||
-	    sp_tunnel_peer_relay(m->d->tunnel, p->x, p->relay) != SP_OK) {
+	    (p->relay != 0 && sp_tunnel_peer_relay(m->d->tunnel, p->x, p->relay) != SP_OK)) {
 		p->state = M_FAILED;
 		snprintf(p->why, sizeof(p->why), "tunnel-refused");
 		return;
 	}
 	p->state = M_READY;
 	p->why[0] = '\0';
-	sp_info("member: %s is a peer (key from its validated IPSECKEY), through the relay",
-	    p->name);
+	sp_info("member: %s is a peer (key from its validated IPSECKEY), %s", p->name,
+	    p->relay != 0 ? "through the relay" : "reached only by ICE (the gateway does not relay)");
+	ice_peer_ready(m, p);
 	if (p->kick) {
 		p->kick = 0;
 		(void)sp_tunnel_peer_kick(m->d->tunnel, p->x);
+		ice_want(m, p);
 	}
 }
 
@@ -129,6 +114,7 @@ drop(sp_member *m, size_t i)
 	struct mpeer *p = m->peers[i];
 
 	dr_forget(m, p);
+	ice_drop(m, p);
 	if (p->state == M_READY) {
 		/* Revoked or gone: its sessions end now (docs/relay.md). */
 		(void)sp_tunnel_peer_remove(m->d->tunnel, p->x);
@@ -154,7 +140,7 @@ peers_sync(sp_member *m)
 		struct mpeer *p = find_by_name(m, x->name), **np;
 		char fqdn[320];
 
-		if (x->kind != SP_CP_KIND_SIGNPOST || x->relay == 0 ||
+		if (x->kind != SP_CP_KIND_SIGNPOST ||
 		    memcmp(x->key, sp_key_info_of(self)->pub, 32) == 0)
 			continue;
 		if (p != NULL && memcmp(p->ed, x->key, 32) == 0) {
@@ -219,10 +205,12 @@ peers_on_lookup(sp_member *m, const uint8_t *qname, size_t qlen)
 		struct mpeer *p = m->peers[i];
 		if (p->fqdn_len != qlen || memcmp(p->fqdn, qname, qlen) != 0)
 			continue;
-		if (p->state == M_READY)
+		if (p->state == M_READY) {
 			(void)sp_tunnel_peer_kick(m->d->tunnel, p->x);
-		else
+			ice_want(m, p);
+		} else {
 			p->kick = 1;
+		}
 		if (p->state == M_FAILED)
 			start_lookup(p);
 		return;
@@ -249,6 +237,7 @@ on_tick(void *arg)
 		    sp_tunnel_peer_info_get(m->d->tunnel, p->x, &pi) != SP_OK)
 			continue;
 		if (pi.has_session && pi.idle_ms >= idle * 1000) {
+			ice_drop(m, p);
 			(void)sp_tunnel_peer_close(m->d->tunnel, p->x);
 			m->tunnels_closed++;
 			sp_info("member: the tunnel to %s closed after %ld s without traffic",
@@ -275,6 +264,7 @@ peers_stop(sp_member *m)
 	while (m->npeers > 0) {
 		struct mpeer *p = m->peers[--m->npeers];
 		dr_forget(m, p);
+		ice_drop(m, p);
 		sodium_memzero(p, sizeof(*p));
 		free(p);
 	}
@@ -314,6 +304,15 @@ peers_unanswered_ms(const sp_member *m)
 	return worst;
 }
 
+struct mpeer *
+peers_by_key(sp_member *m, const uint8_t ed[32])
+{
+	for (size_t i = 0; i < m->npeers; i++)
+		if (memcmp(m->peers[i]->ed, ed, 32) == 0)
+			return m->peers[i];
+	return NULL;
+}
+
 void
 peers_status(const sp_member *m, sp_ctl_reply *r)
 {
@@ -336,5 +335,8 @@ peers_status(const sp_member *m, sp_ctl_reply *r)
 		    (long long)pi.handshake_age, pi.rtt_ms, (long long)pi.path_age,
 		    (unsigned long long)pi.rx_bytes, (unsigned long long)pi.tx_bytes);
 	}
+	for (size_t i = 0; i < m->npeers; i++)
+		ice_status(m, m->peers[i], r);
+	ice_counters(m, r);
 	sp_ctl_reply_field(r, "tunnels-closed-idle", "%llu", (unsigned long long)m->tunnels_closed);
 }

@@ -203,6 +203,7 @@ on_link_change(void *arg)
 	m->link_changes++;
 	if (m->d->tunnel != NULL)
 		(void)sp_tunnel_peer_keepalive(m->d->tunnel, m->gw_x25519);
+	ice_on_link_change(m);
 }
 
 int

@@ -25,6 +25,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "gw_int.h"
 #include "sp_log.h"
 #include "sp_member.h"
@@ -37,6 +40,8 @@
 #define CP_OUT_MAX (1024 * 1024)   /* the list of a large cloud, twice */
 #define CP_UNVERIFIED_MAX 32       /* connections still to say HELLO */
 #define CP_ASKED_MAX 64            /* codes members wait on */
+#define ICE_PER_SECOND 64          /* ICE messages a member may have forwarded */
+#define TURN_TTL 86400             /* TURN credentials are good for a day */
 
 struct cp_conn {
 	sp_gateway *g;
@@ -46,6 +51,9 @@ struct cp_conn {
 	uint8_t nonce[32];           /* the challenge */
 	uint64_t accepted_ms;
 	int hello;                   /* verified */
+	uint32_t version;            /* its HELLO's: 2 takes ICE messages */
+	uint64_t ice_second;         /* the second its ICE messages are counted in */
+	unsigned ice_count;
 };
 
 /* A member's wait for a code's use. */
@@ -74,6 +82,7 @@ struct sp_gw_members {
 	size_t naddrs;
 	int addrs_stale;             /* the registry changed: index again when asked */
 	uint64_t refused, messages, log_second;
+	uint64_t ice_forwarded, ice_refused, ice_limited;
 	unsigned log_suppressed;
 };
 
@@ -131,6 +140,44 @@ send_msg(struct cp_conn *c, const sp_cp_msg *msg)
 	return 1;
 }
 
+/*
+ * Time-limited TURN credentials for the member with this key, in coturn's
+ * REST-API form (use-auth-secret): the user is "EXPIRY:KEYID" (Unix
+ * seconds; the key's first 8 bytes in hex), the password
+ * base64(HMAC-SHA1(turn-secret, user)). Nothing when no TURN server is
+ * configured. SHA-1 is coturn's choice, from OpenSSL (libsodium has none).
+ */
+static void
+turn_creds(const sp_daemon *d, const uint8_t key[32], sp_cp_msg *msg)
+{
+	uint8_t mac[EVP_MAX_MD_SIZE];
+	unsigned maclen = 0;
+	char hex[17];
+
+	if (d->conf.turn_server_len == 0 || d->conf.turn_secret[0] == '\0')
+		return;
+	sodium_bin2hex(hex, sizeof(hex), key, 8);
+	snprintf(msg->turn_user, sizeof(msg->turn_user), "%lld:%s",
+	    (long long)sp_clock_wall() + TURN_TTL, hex);
+	if (HMAC(EVP_sha1(), d->conf.turn_secret, (int)strlen(d->conf.turn_secret),
+	    (const uint8_t *)msg->turn_user, strlen(msg->turn_user), mac, &maclen) == NULL) {
+		msg->turn_user[0] = '\0';
+		return;
+	}
+	sodium_bin2base64(msg->turn_password, sizeof(msg->turn_password), mac, maclen,
+	    sodium_base64_VARIANT_ORIGINAL);
+	sodium_memzero(mac, sizeof(mac));
+	(void)sp_addr_format((const struct sockaddr *)&d->conf.turn_server, msg->turn_server,
+	    sizeof(msg->turn_server));
+}
+
+/* The gateway relays between members unless `relay off`. */
+static int
+relay_on(const sp_daemon *d)
+{
+	return d->tunnel != NULL && d->conf.relay != 0;
+}
+
 /* The member list, as members see it, in parts of SP_CP_MAX_MEMBERS. */
 static void
 send_members(struct cp_conn *c, sp_cp_msg *msg)
@@ -148,10 +195,11 @@ send_members(struct cp_conn *c, sp_cp_msg *msg)
 			uint8_t addr[16];
 			/* The receiver's own slot and key: its way into the relay. */
 			sp_ula_device(d->cloud.prefix, c->key, addr);
-			if (d->tunnel != NULL && sp_tunnel_relay_grant(d->tunnel, addr,
+			if (!relay_on(d) || sp_tunnel_relay_grant(d->tunnel, addr,
 			    &msg->relay_self, msg->relay_key) != SP_OK)
 				msg->relay_self = 0;
 			msg->relay_tls_port = relay_tls_port(d);
+			turn_creds(d, c->key, msg);
 			snprintf(x->name, sizeof(x->name), "%s", d->cloud.name);
 			x->kind = SP_CP_KIND_GATEWAY;
 			memcpy(x->key, self->pub, 32);
@@ -166,7 +214,7 @@ send_members(struct cp_conn *c, sp_cp_msg *msg)
 			sp_ula_device(d->cloud.prefix, g->devs[i].pub, x->addr);
 			/* Signpost members are reached through the relay by their slot;
 			 * WireGuard-app phones through the gateway's hub. */
-			if (x->kind == SP_CP_KIND_SIGNPOST && d->tunnel != NULL) {
+			if (x->kind == SP_CP_KIND_SIGNPOST && relay_on(d)) {
 				uint8_t k[SP_RELAY_KEY_BYTES];
 				if (sp_tunnel_relay_grant(d->tunnel, x->addr, &x->relay, k) != SP_OK)
 					x->relay = 0;
@@ -177,8 +225,10 @@ send_members(struct cp_conn *c, sp_cp_msg *msg)
 		if (!send_msg(c, msg))
 			break;
 		sodium_memzero(msg->relay_key, sizeof(msg->relay_key));
+		sodium_memzero(msg->turn_password, sizeof(msg->turn_password));
 	} while (i < g->ndevs);
 	sodium_memzero(msg->relay_key, sizeof(msg->relay_key));
+	sodium_memzero(msg->turn_password, sizeof(msg->turn_password));
 }
 
 static int
@@ -418,7 +468,7 @@ hello(struct cp_conn *c, const sp_cp_msg *in)
 	uint8_t signed_part[SP_CP_HELLO_SIGNED];
 	struct cp_conn *old;
 
-	if (in->version != SP_CP_VERSION) {
+	if (in->version != 1 && in->version != SP_CP_VERSION) {
 		warn_limited(m, "refused a member speaking another version:", c->name);
 		return 0;
 	}
@@ -433,8 +483,57 @@ hello(struct cp_conn *c, const sp_cp_msg *in)
 	if ((old = conn_of(m, c->name)) != NULL)
 		conn_free(old);
 	c->hello = 1;
+	c->version = in->version;
 	sp_stream_set_timeout(c->s, CP_TIMEOUT_MS);
 	return 1;
+}
+
+/*
+ * The access-policy hook (a later issue fills it): may member `from`
+ * signal to member `to`? Today every pair of Signpost members may.
+ */
+static int
+policy_may_signal(const sp_device *from, const sp_device *to)
+{
+	(void)from;
+	(void)to;
+	return 1;
+}
+
+/*
+ * The rendezvous (docs/control-plane.md, "ICE signalling"): an ICE message
+ * for another current Signpost member, connected with version 2, goes to
+ * it with `peer` naming the sender. Anything else is dropped and counted,
+ * with no answer: the sender's agent gives up and stays on the relay, and
+ * the sender learns nothing of who is connected.
+ */
+static void
+ice_forward(struct cp_conn *c, sp_cp_msg *in)
+{
+	sp_gw_members *m = c->g->members;
+	const sp_device *from = gw_device_by_key(c->g, c->key);
+	const sp_device *to = gw_device_by_key(c->g, in->peer);
+	struct cp_conn *dst;
+	uint64_t sec = sp_clock_mono_ms() / 1000;
+
+	if (sec != c->ice_second) {
+		c->ice_second = sec;
+		c->ice_count = 0;
+	}
+	if (++c->ice_count > ICE_PER_SECOND) {
+		m->ice_limited++;
+		return;
+	}
+	if (from == NULL || to == NULL || from == to || to->kind == SP_DEVICE_WIREGUARD ||
+	    from->kind == SP_DEVICE_WIREGUARD || !policy_may_signal(from, to) ||
+	    (dst = conn_of(m, to->name)) == NULL || dst->version < 2 ||
+	    memcmp(dst->key, to->pub, SP_KEY_PUBLIC_BYTES) != 0) {
+		m->ice_refused++;
+		return;
+	}
+	memcpy(in->peer, c->key, 32);
+	if (send_msg(dst, in))
+		m->ice_forwarded++;
 }
 
 static void
@@ -478,8 +577,18 @@ on_msg(void *arg, const uint8_t *buf, size_t len)
 		pair_wait(c, in);
 		break;
 	case SP_CP_PING:
+		memset(in, 0, sizeof(*in));
 		in->type = SP_CP_PONG;
+		turn_creds(c->g->d, c->key, in);   /* always a day ahead */
 		(void)send_msg(c, in);
+		sodium_memzero(in->turn_password, sizeof(in->turn_password));
+		break;
+	case SP_CP_ICE:
+		if (c->version >= 2)
+			ice_forward(c, in);
+		else
+			m->ice_refused++;
+		sodium_memzero(in->pwd, sizeof(in->pwd));
 		break;
 	default:
 		break;   /* a newer member's message */
@@ -637,4 +746,8 @@ gw_members_status(const sp_gateway *g, sp_ctl_reply *r)
 		n += m->conns[i]->hello;
 	sp_ctl_reply_field(r, "members-connected", "%zu", n);
 	sp_ctl_reply_field(r, "control-plane-refused", "%llu", (unsigned long long)m->refused);
+	sp_ctl_reply_field(r, "rendezvous", "forwarded=%llu refused=%llu rate-limited=%llu "
+	    "relay=%s turn=%s", (unsigned long long)m->ice_forwarded,
+	    (unsigned long long)m->ice_refused, (unsigned long long)m->ice_limited,
+	    relay_on(g->d) ? "on" : "off", g->d->conf.turn_server_len ? "on" : "off");
 }

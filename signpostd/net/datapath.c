@@ -49,9 +49,18 @@ relay_touch(sp_tunnel *t)
 }
 
 int
-dp_out(sp_tunnel *t, const struct sockaddr_in6 *to, const struct iovec *iov, int n)
+dp_fd(const sp_tunnel *t, uint32_t sock)
+{
+	return sock == 0 || sock >= SOCKS_MAX || t->socks[sock].fd < 0 ? t->udp_fd :
+	    t->socks[sock].fd;
+}
+
+int
+dp_out(sp_tunnel *t, uint32_t sock, const struct sockaddr_in6 *to, const struct iovec *iov,
+    int n)
 {
 	struct msghdr m;
+	struct sockaddr_in v4;
 
 	if (ep_is_stream(to)) {
 		uint32_t i = ep_stream_index(to);
@@ -62,9 +71,14 @@ dp_out(sp_tunnel *t, const struct sockaddr_in6 *to, const struct iovec *iov, int
 	memset(&m, 0, sizeof(m));
 	m.msg_name = (void *)to;
 	m.msg_namelen = sizeof(*to);
+	if (sock != 0 && sock < SOCKS_MAX && t->socks[sock].v4) {
+		tp_v4_of(to, &v4);
+		m.msg_name = &v4;
+		m.msg_namelen = sizeof(v4);
+	}
 	m.msg_iov = (struct iovec *)iov;
 	m.msg_iovlen = (size_t)n;
-	return sendmsg(t->udp_fd, &m, MSG_DONTWAIT) >= 0 ? 0 : -1;
+	return sendmsg(dp_fd(t, sock), &m, MSG_DONTWAIT) >= 0 ? 0 : -1;
 }
 
 /* One datagram to a peer, directly or through the relay. A send that
@@ -85,7 +99,7 @@ send_to(sp_tunnel *t, struct tpeer *p, const uint8_t *msg, size_t len)
 	}
 	iov[n].iov_base = (void *)msg;
 	iov[n++].iov_len = len;
-	if (dp_out(t, tp_dest(p), iov, n) == 0)
+	if (dp_out(t, tp_sock(p), tp_dest(p), iov, n) == 0)
 		p->tx_bytes += len;
 }
 
@@ -192,7 +206,7 @@ send_batch(sp_tunnel *t, int first, int out)
 			}
 			one[k].iov_base = t->slot[i];
 			one[k++].iov_len = t->slen[i];
-			(void)dp_out(t, tp_dest(p), one, k);   /* a full queue drops, as UDP */
+			(void)dp_out(t, 0, tp_dest(p), one, k);   /* a full queue drops, as UDP */
 			i++;
 			continue;
 		}
@@ -200,6 +214,11 @@ send_batch(sp_tunnel *t, int first, int out)
 		memset(m, 0, sizeof(*m));
 		m->msg_name = tp_dest(p);
 		m->msg_namelen = sizeof(struct sockaddr_in6);
+		t->mfd[nmsg] = dp_fd(t, tp_sock(p));
+		if (tp_sock(p) != 0 && t->socks[tp_sock(p)].v4) {
+			m->msg_name = &p->ep4;
+			m->msg_namelen = sizeof(p->ep4);
+		}
 		m->msg_iov = &t->iov[v];
 		first_slot[nmsg] = i;
 		do {
@@ -223,7 +242,11 @@ send_batch(sp_tunnel *t, int first, int out)
 		i = j;
 	}
 	for (int sent = 0; sent < nmsg;) {
-		int m = sendmmsg(t->udp_fd, t->msg + sent, (unsigned)(nmsg - sent), MSG_DONTWAIT);
+		int run = 1, m;
+		/* One sendmmsg per run of messages that leave by the same socket. */
+		while (sent + run < nmsg && t->mfd[sent + run] == t->mfd[sent])
+			run++;
+		m = sendmmsg(t->mfd[sent], t->msg + sent, (unsigned)run, MSG_DONTWAIT);
 		if (m > 0) {
 			sent += m;
 			continue;
@@ -366,7 +389,7 @@ fwd_flush(sp_tunnel *t)
 		size_t seg = t->fwd_iov[i].iov_len, bytes = 0, j = i;
 
 		if (ep_is_stream(&t->fwd_to[i]->endpoint)) {
-			(void)dp_out(t, &t->fwd_to[i]->endpoint, &t->fwd_iov[i], 1);
+			(void)dp_out(t, 0, &t->fwd_to[i]->endpoint, &t->fwd_iov[i], 1);
 			i++;
 			continue;
 		}
@@ -396,13 +419,6 @@ fwd_flush(sp_tunnel *t)
 	t->nfwd = 0;
 }
 
-static int
-same_endpoint(const struct sockaddr_in6 *a, const struct sockaddr_in6 *b)
-{
-	return a->sin6_port == b->sin6_port &&
-	    memcmp(&a->sin6_addr, &b->sin6_addr, sizeof(a->sin6_addr)) == 0;
-}
-
 /*
  * The gateway's relay: a TO frame from a member, for another member.
  * Rewritten in place and queued; its WireGuard message is never opened.
@@ -419,7 +435,7 @@ relay_forward(sp_tunnel *t, uint8_t *buf, size_t n, const struct sockaddr_in6 *f
 	src = fv;
 	dst = tv;
 	/* The key must come from where its member's session is. */
-	if (!src->has_endpoint || !same_endpoint(&src->endpoint, from)) {
+	if (!src->has_endpoint || !tp_same_endpoint(&src->endpoint, from)) {
 		st->bad_source++;
 		return;
 	}
@@ -433,13 +449,18 @@ relay_forward(sp_tunnel *t, uint8_t *buf, size_t n, const struct sockaddr_in6 *f
 }
 
 static void wg_one(sp_tunnel *t, uint8_t *buf, size_t n, const struct sockaddr_in6 *from,
-    const sp_relay_hdr *via);
+    const sp_relay_hdr *via, uint32_t sock);
 
 /* One datagram: the relay's, another protocol's (pairing, STUN), or
- * WireGuard's. */
+ * WireGuard's. On a socket of ICE's (sock > 0) only WireGuard's: the
+ * kernel steers everything else on its port to libnice (docs/tunnels.md). */
 static void
-udp_one(sp_tunnel *t, uint8_t *buf, size_t n, const struct sockaddr_in6 *from)
+udp_one(sp_tunnel *t, uint8_t *buf, size_t n, const struct sockaddr_in6 *from, uint32_t sock)
 {
+	if (sock != 0) {
+		wg_one(t, buf, n, from, NULL, sock);
+		return;
+	}
 	if (sp_relay_is(buf, n)) {
 		sp_relay_hdr h;
 		if (t->relay != NULL) {
@@ -453,7 +474,7 @@ udp_one(sp_tunnel *t, uint8_t *buf, size_t n, const struct sockaddr_in6 *from)
 			t->relay_rx_bad++;
 			return;
 		}
-		wg_one(t, buf + SP_RELAY_HEADER, n - SP_RELAY_HEADER, from, &h);
+		wg_one(t, buf + SP_RELAY_HEADER, n - SP_RELAY_HEADER, from, &h, 0);
 		return;
 	}
 	/* Every WireGuard message starts with its type, 1 to 4, and three zero
@@ -475,13 +496,17 @@ udp_one(sp_tunnel *t, uint8_t *buf, size_t n, const struct sockaddr_in6 *from)
 		if (t->other(t->other_arg, buf, n, (struct sockaddr *)&ss, sl))
 			return;
 	}
-	wg_one(t, buf, n, from, NULL);
+	wg_one(t, buf, n, from, NULL, 0);
 }
 
-/* The path to p is now the relay at slot index, or direct from `from`. */
+/* The path to p is now the relay at slot index, or direct from `from` on
+ * socket sock; unless ICE pinned it (then the pin holds until unpinned). */
 static void
-set_path(sp_tunnel *t, struct tpeer *p, const struct sockaddr_in6 *from, const sp_relay_hdr *via)
+set_path(sp_tunnel *t, struct tpeer *p, const struct sockaddr_in6 *from, const sp_relay_hdr *via,
+    uint32_t sock)
 {
+	if (p->pinned != SP_PATH_NONE)
+		return;
 	if (via != NULL) {
 		sp_relay_hdr cur;
 		if (p->relay_via != t->relay_gw ||
@@ -491,18 +516,22 @@ set_path(sp_tunnel *t, struct tpeer *p, const struct sockaddr_in6 *from, const s
 		sp_relay_write(p->relay_hdr, SP_RELAY_TO, via->index, t->relay_key);
 		return;
 	}
-	if (p->relay_via != NULL || !p->has_endpoint || !same_endpoint(&p->endpoint, from))
+	if (p->relay_via != NULL || !p->has_endpoint || !tp_same_endpoint(&p->endpoint, from) ||
+	    p->sock != sock)
 		tp_path_changed(t, p);
 	p->relay_via = NULL;
 	p->endpoint = *from;
 	p->has_endpoint = 1;
+	p->sock = sock;
+	if (sock != 0)
+		tp_v4_of(from, &p->ep4);
 }
 
 /* One WireGuard message through the core: replies, roaming, TUN. via is
  * the relay header it came behind, or NULL. */
 static void
 wg_one(sp_tunnel *t, uint8_t *buf, size_t n, const struct sockaddr_in6 *from,
-    const sp_relay_hdr *via)
+    const sp_relay_hdr *via, uint32_t sock)
 {
 	uint8_t reply[SP_WG_MIN_REPLY], src[22];
 	size_t srclen = 18;
@@ -544,7 +573,7 @@ wg_one(sp_tunnel *t, uint8_t *buf, size_t n, const struct sockaddr_in6 *from,
 		}
 		iov[k].iov_base = reply;
 		iov[k++].iov_len = rx.reply_len;
-		if (dp_out(t, from, iov, k) != 0)
+		if (dp_out(t, sock, from, iov, k) != 0)
 			sp_debug("tunnel: a handshake reply was not sent");
 	}
 	if (rx.peer == NULL || rx.kind == SP_WG_RX_DROP)
@@ -555,7 +584,7 @@ wg_one(sp_tunnel *t, uint8_t *buf, size_t n, const struct sockaddr_in6 *from,
 	if (via != NULL && p == t->relay_gw)
 		return;
 	/* Roaming: the path follows the latest authenticated packet. */
-	set_path(t, p, from, via);
+	set_path(t, p, from, via, sock);
 	p->rx_bytes += n;
 	if (rx.kind == SP_WG_RX_HANDSHAKE) {
 		if (p->initiated_ms != 0)
@@ -593,19 +622,18 @@ wg_one(sp_tunnel *t, uint8_t *buf, size_t n, const struct sockaddr_in6 *from,
 void
 dp_input(sp_tunnel *t, uint8_t *msg, size_t len, const struct sockaddr_in6 *from)
 {
-	udp_one(t, msg, len, from);
+	udp_one(t, msg, len, from, 0);
 	flush_gro(t);
 	if (t->nfwd > 0)
 		fwd_flush(t);
 }
 
-void
-dp_on_udp(void *arg, int fd, unsigned events)
+/* Read a socket until it is empty, in recvmmsg batches of UDP_GRO trains. */
+static void
+dp_recv(sp_tunnel *t, int fd, uint32_t sock)
 {
-	sp_tunnel *t = arg;
 	int n;
 
-	(void)events;
 	do {
 		for (int i = 0; i < RX_MSGS; i++) {
 			struct msghdr *m = &t->rmsg[i].msg_hdr;
@@ -632,9 +660,20 @@ dp_on_udp(void *arg, int fd, unsigned events)
 					if (v > 0)
 						seg = (size_t)v;
 				}
+			/* An IPv4 socket's sources as the mapped form peers keep. */
+			if (t->raddr[i].sin6_family == AF_INET) {
+				struct sockaddr_in s4;
+				memcpy(&s4, &t->raddr[i], sizeof(s4));
+				memset(&t->raddr[i], 0, sizeof(t->raddr[i]));
+				t->raddr[i].sin6_family = AF_INET6;
+				t->raddr[i].sin6_port = s4.sin_port;
+				t->raddr[i].sin6_addr.s6_addr[10] = 0xff;
+				t->raddr[i].sin6_addr.s6_addr[11] = 0xff;
+				memcpy(&t->raddr[i].sin6_addr.s6_addr[12], &s4.sin_addr, 4);
+			}
 			for (size_t off = 0; off < len; off += seg)
 				udp_one(t, t->rx[i] + off, len - off < seg ? len - off : seg,
-				    &t->raddr[i]);
+				    &t->raddr[i], sock);
 		}
 		flush_gro(t);
 		if (t->nfwd > 0)
@@ -642,5 +681,21 @@ dp_on_udp(void *arg, int fd, unsigned events)
 	} while (n == RX_MSGS);
 	/* No timer pass here: nothing received makes a deadline earlier than
 	 * the ones the timer already holds (it wakes at least every 10 s). */
+}
+
+void
+dp_on_udp(void *arg, int fd, unsigned events)
+{
+	(void)events;
+	dp_recv(arg, fd, 0);
+}
+
+void
+dp_on_sock(void *arg, int fd, unsigned events)
+{
+	struct tsock *s = arg;
+
+	(void)events;
+	dp_recv(s->t, fd, s->id);
 }
 

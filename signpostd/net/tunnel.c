@@ -178,6 +178,8 @@ bind_udp(sp_tunnel *t, uint16_t port, sp_errmsg *e)
 	return SP_OK;
 }
 
+static void unpin(sp_tunnel *t, struct tpeer *p);
+
 static void
 peer_free(sp_tunnel *t, struct tpeer *p)
 {
@@ -364,6 +366,8 @@ path_info(const struct tpeer *p, sp_tunnel_peer_info *out)
 	out->endpoint = p->relay_via != NULL ? p->relay_via->endpoint : p->endpoint;
 	if (!tp_reachable(p))
 		out->path = SP_PATH_NONE;
+	else if (p->pinned != SP_PATH_NONE)
+		out->path = p->pinned;
 	else if (p->relay_via != NULL)
 		out->path = ep_is_stream(&p->relay_via->endpoint) ? SP_PATH_RELAY_TCP :
 		    SP_PATH_RELAY_UDP;
@@ -466,6 +470,9 @@ sp_tunnel_peer_relay(sp_tunnel *t, const uint8_t pub[32], uint32_t index)
 
 	if (p == NULL || t->relay_gw == NULL || p == t->relay_gw || index == 0)
 		return p == NULL ? SP_ENOENT : SP_EINVAL;
+	p->relay_index = index;
+	if (p->pinned != SP_PATH_NONE)
+		return SP_OK;   /* kept for when ICE unpins it */
 	if (p->relay_via == NULL || p->path_since_ms == 0)
 		tp_path_changed(t, p);
 	p->relay_via = t->relay_gw;
@@ -552,10 +559,15 @@ sp_tunnel_stream_remove(sp_tunnel *t, const struct sockaddr_in6 *ep)
 	t->streams[i].arg = NULL;
 	for (size_t k = 0; k < t->npeers; k++) {
 		struct tpeer *p = t->peers[k];
-		if (p->has_endpoint && memcmp(&p->endpoint, ep, sizeof(*ep)) == 0) {
-			p->has_endpoint = 0;
-			tp_path_changed(t, p);
+		if (p->relay_via != NULL || !p->has_endpoint ||
+		    memcmp(&p->endpoint, ep, sizeof(*ep)) != 0)
+			continue;
+		if (p->pinned != SP_PATH_NONE) {
+			unpin(t, p);   /* ICE's slow path (libnice's send) went */
+			continue;
 		}
+		p->has_endpoint = 0;
+		tp_path_changed(t, p);
 	}
 }
 
@@ -587,11 +599,13 @@ sp_tunnel_peer_move(sp_tunnel *t, const uint8_t pub[32], const struct sockaddr *
 		return SP_ENOENT;
 	if (endpoint_v6(ep, len, &s6) != SP_OK)
 		return SP_EINVAL;
-	if (!p->has_endpoint || memcmp(&p->endpoint, &s6, sizeof(s6)) != 0)
+	if (!p->has_endpoint || memcmp(&p->endpoint, &s6, sizeof(s6)) != 0 || p->sock != 0)
 		tp_path_changed(t, p);
 	p->endpoint = s6;
 	p->has_endpoint = 1;
 	p->relay_via = NULL;
+	p->sock = 0;
+	p->pinned = SP_PATH_NONE;
 	dp_initiate(t, p);
 	return SP_OK;
 }
@@ -602,6 +616,8 @@ sp_tunnel_peer_probe(sp_tunnel *t, const uint8_t pub[32], const struct sockaddr 
 {
 	struct tpeer *p = find_peer(t, pub);
 	struct sockaddr_in6 keep, s6;
+	struct tpeer *via;
+	uint32_t sock;
 	int had;
 
 	if (p == NULL)
@@ -612,11 +628,118 @@ sp_tunnel_peer_probe(sp_tunnel *t, const uint8_t pub[32], const struct sockaddr 
 	 * authenticated answer arrives from there (roaming). */
 	keep = p->endpoint;
 	had = p->has_endpoint;
+	sock = p->sock;
+	via = p->relay_via;
 	p->endpoint = s6;
 	p->has_endpoint = 1;
+	p->sock = 0;
+	p->relay_via = NULL;
 	dp_initiate(t, p);
 	p->endpoint = keep;
 	p->has_endpoint = had;
+	p->sock = sock;
+	p->relay_via = via;
+	return SP_OK;
+}
+
+/* ---- ICE's paths ---------------------------------------------------------- */
+
+int
+sp_tunnel_sock_add(sp_tunnel *t, int fd, uint32_t *id)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0)
+		return SP_EINVAL;
+	for (uint32_t i = 1; i < SOCKS_MAX; i++) {
+		struct tsock *s = &t->socks[i];
+		if (s->fd >= 0)
+			continue;
+		if (sp_loop_watch(t->d->loop, fd, SP_IO_READ, dp_on_sock, s, &s->w) != SP_OK)
+			return SP_ENOMEM;
+		s->t = t;
+		s->fd = fd;
+		s->id = i;
+		s->v4 = ss.ss_family == AF_INET;
+		*id = i;
+		return SP_OK;
+	}
+	return SP_ESPACE;
+}
+
+/* p leaves its pinned or ICE path: back to its relay slot, or none. */
+static void
+unpin(sp_tunnel *t, struct tpeer *p)
+{
+	p->pinned = SP_PATH_NONE;
+	p->sock = 0;
+	if (p->relay_index != 0 && t->relay_gw != NULL && p != t->relay_gw) {
+		p->relay_via = t->relay_gw;
+		sp_relay_write(p->relay_hdr, SP_RELAY_TO, p->relay_index, t->relay_key);
+	} else {
+		p->relay_via = NULL;
+		p->has_endpoint = 0;
+	}
+	tp_path_changed(t, p);
+}
+
+void
+sp_tunnel_sock_remove(sp_tunnel *t, uint32_t id)
+{
+	struct tsock *s;
+
+	if (id == 0 || id >= SOCKS_MAX || t->socks[id].fd < 0)
+		return;
+	s = &t->socks[id];
+	for (size_t i = 0; i < t->npeers; i++)
+		if (t->peers[i]->relay_via == NULL && t->peers[i]->sock == id)
+			unpin(t, t->peers[i]);
+	sp_watch_cancel(s->w);
+	s->w = NULL;
+	s->fd = -1;
+}
+
+int
+sp_tunnel_peer_pin(sp_tunnel *t, const uint8_t pub[32], uint32_t sock,
+    const struct sockaddr *ep, socklen_t len, enum sp_tunnel_path kind)
+{
+	struct tpeer *p = find_peer(t, pub);
+	struct sockaddr_in6 s6;
+
+	if (p == NULL)
+		return SP_ENOENT;
+	if (endpoint_v6(ep, len, &s6) != SP_OK || sock >= SOCKS_MAX ||
+	    (sock != 0 && t->socks[sock].fd < 0) || kind == SP_PATH_NONE)
+		return SP_EINVAL;
+	if (p->pinned != SP_PATH_NONE && p->relay_via == NULL && p->sock == sock &&
+	    p->has_endpoint && tp_same_endpoint(&p->endpoint, &s6)) {
+		p->pinned = kind;
+		return SP_OK;
+	}
+	p->pinned = kind;
+	p->relay_via = NULL;
+	p->endpoint = s6;
+	p->has_endpoint = 1;
+	p->sock = sock;
+	if (sock != 0)
+		tp_v4_of(&s6, &p->ep4);
+	tp_path_changed(t, p);
+	/* The first handshake on the new path measures it, and tells the
+	 * peer at once (it roams here unless it pinned a path of its own). */
+	dp_initiate(t, p);
+	return SP_OK;
+}
+
+int
+sp_tunnel_peer_unpin(sp_tunnel *t, const uint8_t pub[32])
+{
+	struct tpeer *p = find_peer(t, pub);
+
+	if (p == NULL)
+		return SP_ENOENT;
+	if (p->pinned != SP_PATH_NONE || p->sock != 0)
+		unpin(t, p);
 	return SP_OK;
 }
 
@@ -635,7 +758,8 @@ sp_tunnel_endpoints_text(const sp_tunnel *t, char *out, size_t cap)
 		const struct tpeer *p = t->peers[i];
 		char key[64], ep[80];
 		int w;
-		if (!p->has_endpoint || p->relay_via != NULL || ep_is_stream(&p->endpoint))
+		if (!p->has_endpoint || p->relay_via != NULL || ep_is_stream(&p->endpoint) ||
+		    p->sock != 0)
 			continue;
 		sodium_bin2base64(key, sizeof(key), sp_wg_peer_public(p->wp), 32,
 		    sodium_base64_VARIANT_ORIGINAL);
@@ -653,6 +777,9 @@ sp_tunnel_path_name(enum sp_tunnel_path p)
 {
 	switch (p) {
 	case SP_PATH_DIRECT: return "direct";
+	case SP_PATH_REFLEXIVE: return "reflexive";
+	case SP_PATH_UPNP: return "upnp";
+	case SP_PATH_TURN: return "turn";
 	case SP_PATH_RELAY_UDP: return "relay-udp";
 	case SP_PATH_TCP: return "tcp-443";
 	case SP_PATH_RELAY_TCP: return "relay-tcp";
@@ -831,6 +958,8 @@ sp_tunnel_start(sp_daemon *d, sp_errmsg *e)
 	d->tunnel = t;
 	t->d = d;
 	t->tun_fd = t->udp_fd = -1;
+	for (uint32_t i = 0; i < SOCKS_MAX; i++)
+		t->socks[i].fd = -1;
 	if ((t->priv = sodium_malloc(32)) == NULL || sp_allowedips_new(&t->aips) != SP_OK ||
 	    (t->slot = calloc(BATCH, SLOT)) == NULL || (t->rx = calloc(RX_MSGS, RX_BUF)) == NULL ||
 	    sp_timer_new(d->loop, on_timer, t, &t->timer) != SP_OK)
@@ -877,6 +1006,8 @@ sp_tunnel_stop(sp_tunnel *t)
 	sp_timer_free(t->timer);
 	sp_watch_cancel(t->tun_w);
 	sp_watch_cancel(t->udp_w);
+	for (uint32_t i = 1; i < SOCKS_MAX; i++)
+		sp_watch_cancel(t->socks[i].w);   /* their fds are their owners' */
 	sp_uapi_server_stop(t->uapi);
 	for (size_t i = 0; i < t->npeers; i++)
 		peer_free(t, t->peers[i]);

@@ -51,8 +51,13 @@ int sp_tunnel_peer_set(sp_tunnel *t, const uint8_t pub[32], const struct sockadd
 /* Forget a peer and its sessions (revocation). SP_ENOENT if unknown. */
 int sp_tunnel_peer_remove(sp_tunnel *t, const uint8_t pub[32]);
 
+/* A peer's path. DIRECT: UDP between host addresses (or the gateway's own
+ * endpoint); REFLEXIVE: through a NAT's mapping (a server- or
+ * peer-reflexive ICE candidate); UPNP: through a mapping a UPnP-IGD router
+ * made; TURN: through a TURN server's allocation; RELAY_UDP, RELAY_TCP:
+ * through the gateway's relay; TCP: TLS on TCP 443 to the gateway. */
 enum sp_tunnel_path { SP_PATH_NONE, SP_PATH_DIRECT, SP_PATH_RELAY_UDP, SP_PATH_TCP,
-	SP_PATH_RELAY_TCP };
+	SP_PATH_RELAY_TCP, SP_PATH_REFLEXIVE, SP_PATH_UPNP, SP_PATH_TURN };
 typedef struct sp_tunnel_peer_info {
 	int has_endpoint;
 	struct sockaddr_in6 endpoint;   /* IPv4 mapped; the gateway's when relayed */
@@ -100,7 +105,8 @@ int sp_tunnel_relay_grant(sp_tunnel *t, const uint8_t addr[16], uint32_t *index,
 int sp_tunnel_relay_self(sp_tunnel *t, const uint8_t gw_pub[32],
     const uint8_t key[SP_RELAY_KEY_BYTES]);
 /* Member: reach this peer through the relay, at its slot (until a packet
- * from it arrives on another path). SP_ENOENT: no such peer. */
+ * from it arrives on another path, or while ICE has pinned it elsewhere:
+ * the slot is kept for when it unpins). SP_ENOENT: no such peer. */
 int sp_tunnel_peer_relay(sp_tunnel *t, const uint8_t pub[32], uint32_t index);
 /* Start a handshake with the peer now unless it has a session (a lookup of
  * it: the session is up before the application's first packet). */
@@ -138,6 +144,33 @@ int sp_tunnel_peer_move(sp_tunnel *t, const uint8_t pub[32], const struct sockad
  * comes, the peer roams there (a member trying UDP again). */
 int sp_tunnel_peer_probe(sp_tunnel *t, const uint8_t pub[32], const struct sockaddr *ep,
     socklen_t len);
+
+/* ---- paths ICE finds (docs/tunnels.md, "Direct paths") ----------------- */
+
+/*
+ * A UDP socket of our own that the data path reads in batches (UDP_GRO)
+ * and sends on in trains (UDP_SEGMENT): the one ICE's nominated pair moves
+ * onto. The tunnel watches fd until sp_tunnel_sock_remove; the caller
+ * keeps it and closes it after. *id names it to sp_tunnel_peer_pin.
+ * SP_ESPACE: too many.
+ */
+int sp_tunnel_sock_add(sp_tunnel *t, int fd, uint32_t *id);
+/* Stop using the socket: peers pinned to it or sending from it go back to
+ * the relay (or to no path, without one). */
+void sp_tunnel_sock_remove(sp_tunnel *t, uint32_t id);
+/*
+ * Pin the peer to a path: its datagrams go to ep through socket sock (0:
+ * the WireGuard port; ep may be a stream's virtual endpoint), shown as
+ * kind. While pinned, authenticated packets that arrive on other paths
+ * (the relay, during the switch) are taken but do not move it. A new path
+ * starts a handshake on it (its round trip is the path's RTT); the same
+ * path again only changes the kind. SP_ENOENT: no such peer.
+ */
+int sp_tunnel_peer_pin(sp_tunnel *t, const uint8_t pub[32], uint32_t sock,
+    const struct sockaddr *ep, socklen_t len, enum sp_tunnel_path kind);
+/* Unpin: back to the peer's relay slot, if it has one, else no path until
+ * it sends again. SP_ENOENT: no such peer. */
+int sp_tunnel_peer_unpin(sp_tunnel *t, const uint8_t pub[32]);
 
 /* How many times a peer's path has changed: unchanged, nothing moved. */
 uint64_t sp_tunnel_path_gen(const sp_tunnel *t);

@@ -60,6 +60,26 @@ struct tpeer {
 	uint64_t path_since_ms;         /* monotonic: when the path last changed */
 	uint64_t initiated_ms;          /* our last initiation, for the RTT */
 	uint32_t rtt_ms;                /* of the last handshake we initiated; 0: none */
+	/* ICE (sp_tunnel_peer_pin). pinned: the path ICE chose, which roaming
+	 * does not move (SP_PATH_NONE: not pinned). sock: the socket its
+	 * datagrams leave by (0: the WireGuard port), ep4 the endpoint as that
+	 * socket takes it when it is IPv4. relay_index: the relay slot to go
+	 * back to (0: none). */
+	enum sp_tunnel_path pinned;
+	uint32_t sock;
+	struct sockaddr_in ep4;
+	uint32_t relay_index;
+};
+
+/* Sockets of our own besides the WireGuard port (ICE's, sp_tunnel_sock_add):
+ * index 0 is the WireGuard port itself and never used here. */
+#define SOCKS_MAX 64
+struct tsock {
+	sp_tunnel *t;
+	int fd;                         /* -1: free */
+	int v4;                         /* an AF_INET socket: IPv4 names */
+	uint32_t id;
+	sp_watch *w;
 };
 
 /* Streams (TLS on TCP 443) the tunnel sends datagrams on; a virtual
@@ -105,6 +125,31 @@ tp_dest(struct tpeer *p)
 	return p->relay_via != NULL ? &p->relay_via->endpoint : &p->endpoint;
 }
 
+/* Two endpoints are the same address and port. */
+static inline int
+tp_same_endpoint(const struct sockaddr_in6 *a, const struct sockaddr_in6 *b)
+{
+	return a->sin6_port == b->sin6_port &&
+	    memcmp(&a->sin6_addr, &b->sin6_addr, sizeof(a->sin6_addr)) == 0;
+}
+
+/* An IPv4-mapped endpoint as an AF_INET socket takes it. */
+static inline void
+tp_v4_of(const struct sockaddr_in6 *s6, struct sockaddr_in *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->sin_family = AF_INET;
+	out->sin_port = s6->sin6_port;
+	memcpy(&out->sin_addr, &s6->sin6_addr.s6_addr[12], 4);
+}
+
+/* The socket they leave by (an index in sp_tunnel.socks; 0: the port). */
+static inline uint32_t
+tp_sock(const struct tpeer *p)
+{
+	return p->relay_via != NULL ? p->relay_via->sock : p->sock;
+}
+
 /* The gateway's relay forwards at most this many datagrams per receive
  * batch before it sends them (RX_MSGS trains of up to 64 KB). */
 #define FWD_MAX 1024
@@ -130,6 +175,7 @@ struct sp_tunnel {
 	 * our own key (relay_self set), which FROM frames must carry, and the
 	 * gateway's peer, from whose endpoint they come. */
 	struct tstream streams[STREAMS_MAX];
+	struct tsock socks[SOCKS_MAX];
 	sp_relay_table *relay;
 	uint8_t relay_key[SP_RELAY_KEY];
 	struct tpeer *relay_gw;
@@ -162,6 +208,7 @@ struct sp_tunnel {
 	struct tpeer *sto[BATCH];
 	struct iovec iov[2 * BATCH];     /* a relay header and a slot each */
 	struct mmsghdr msg[BATCH];
+	int mfd[BATCH];                  /* the socket each message leaves by */
 	union {
 		struct cmsghdr h;
 		uint8_t b[CMSG_SPACE(sizeof(uint16_t))];
@@ -192,9 +239,15 @@ void dp_initiate(sp_tunnel *t, struct tpeer *p);
  * handshake; len 0 is a keepalive. */
 void dp_send_packet(sp_tunnel *t, struct tpeer *p, uint8_t *buf, size_t len);
 void dp_clear_queue(struct tpeer *p);
-/* One datagram, gathered from iov, to an endpoint: a UDP one, or a
- * stream's. Failures drop it, as UDP does; 0 if it went. */
-int dp_out(sp_tunnel *t, const struct sockaddr_in6 *to, const struct iovec *iov, int n);
+/* One datagram, gathered from iov, to an endpoint: a UDP one through
+ * socket sock (0: the WireGuard port), or a stream's. Failures drop it, as
+ * UDP does; 0 if it went. */
+int dp_out(sp_tunnel *t, uint32_t sock, const struct sockaddr_in6 *to, const struct iovec *iov,
+    int n);
+/* The descriptor of socket sock (0: the WireGuard port). */
+int dp_fd(const sp_tunnel *t, uint32_t sock);
+/* The socket's own (sp_tunnel_sock_add) datagrams. */
+void dp_on_sock(void *arg, int fd, unsigned events);
 /* A datagram from an endpoint, as the UDP socket would deliver it, then
  * what it caused flushed (TUN writes, relayed frames). */
 void dp_input(sp_tunnel *t, uint8_t *msg, size_t len, const struct sockaddr_in6 *from);

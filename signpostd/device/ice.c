@@ -1,0 +1,994 @@
+/*
+ * Direct paths (docs/ice.md): one ICE agent (libnice, RFC 8445, with
+ * trickle and RFC 7675 consent freshness) per member we talk to. Its
+ * offers, answers and candidates go through the gateway's rendezvous on the
+ * control plane (docs/control-plane.md, "ICE signalling"); its candidates
+ * are host addresses, server-reflexive ones from the gateway's STUN
+ * service on its WireGuard port, UPnP-IGD mappings (libnice's gupnp-igd)
+ * and TURN allocations with the credentials the gateway hands out.
+ *
+ * The tunnel starts on the relay. When ICE selects a pair, the peer is
+ * pinned to it (sp_tunnel_peer_pin) without touching its WireGuard
+ * session. A pair on a UDP socket of libnice's moves onto a socket of our
+ * own bound to the same address and port (SO_REUSEPORT) that the data path
+ * reads and writes in batches; a classic BPF program on the port's
+ * reuseport group steers WireGuard's datagrams to ours and everything else
+ * (STUN: checks, consent) to libnice's, so libnice keeps the pair alive and
+ * the data keeps the offloaded speed (docs/tunnels.md says why). A TURN
+ * pair, or a kernel that will not share the port, sends through
+ * nice_agent_send instead, as a virtual endpoint of the tunnel.
+ *
+ * libnice's GLib context is ours: acquired once, and polled with the loop's
+ * own descriptors (sp_loop_set_hook), so its callbacks run on our thread and
+ * libnice never copies packets to defer them. No agent is freed inside one
+ * of its own signals: a dead agent waits for the reap timer.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <linux/filter.h>
+#include <net/if.h>
+#include <netinet/udp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <nice/agent.h>
+#include <sodium.h>
+
+#include "ctl.h"
+#include "daemon.h"
+#include "member_int.h"
+#include "sp_log.h"
+#include "tunnel.h"
+
+#ifndef SO_ATTACH_REUSEPORT_CBPF
+#define SO_ATTACH_REUSEPORT_CBPF 51
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+
+#define ICE_MAX 32                /* agents at once; more stay on the relay */
+#define RETRY_MS 30000            /* a failed agent is tried again after this */
+#define UPNP_TIMEOUT_MS 2000      /* libnice's 200 ms default misses slow routers */
+#define FDS_MAX 256
+#define LINKS_QUIET_MS 300        /* after the last netlink event of a burst */
+
+/* libnice's type preference for UPnP-mapped candidates (NAT-assisted, 105:
+ * libnice's candidate-priv.h), in the priority's top byte: how a remote
+ * UPnP candidate is told from a STUN-learned one. */
+#define NICE_PREF_NAT_ASSISTED 105
+
+enum istate { I_GATHERING = 1, I_CHECKING, I_READY, I_FAILED };
+
+struct ice {
+	sp_member *m;
+	struct mpeer *p;
+	NiceAgent *agent;
+	guint stream;
+	uint32_t session, remote;     /* ours, and theirs (0: no answer yet) */
+	int controlling;
+	enum istate state;
+	int dead;                     /* freed by the reap timer */
+	int creds_sent, gathered, done_sent;
+	char *pending[SP_CP_MAX_CANDIDATES];   /* local candidates not sent yet */
+	size_t npending;
+	int local_kind, remote_kind;  /* SP_CP_PATH_*: the pair as each side sees it */
+	int sent_kind;
+	struct sockaddr_in6 vep;      /* our virtual endpoint: nice_agent_send */
+	int has_vep;
+	int fast_fd;                  /* our socket on the pair's port; -1: none */
+	uint32_t fast_id;
+	struct sockaddr_storage raddr;   /* the selected pair's remote address */
+	socklen_t raddr_len;
+	char ltext[80], rtext[80];    /* the selected pair's ends, for status */
+	uint64_t started_ms, selected_ms, failed_ms;
+	uint64_t switches;
+	char why[48];                 /* I_FAILED: why */
+	struct ice *next;             /* dead: on the reap list */
+};
+
+struct ice_ctx {
+	GMainContext *ctx;
+	GPollFD fds[FDS_MAX];
+	gint nfds, max_prio;
+	int prepared;
+	sp_timer *flush, *reap, *links;
+	uint8_t addrs[16];            /* addresses_digest at the last (re)start */
+	struct ice *dead;             /* agents to free on the next reap */
+	char turn_server[64], turn_user[128], turn_password[128];
+	uint64_t started, direct, failed, restarts, msgs_in, msgs_out, msgs_stale;
+};
+
+static const char *
+kind_name(int k)
+{
+	switch (k) {
+	case SP_CP_PATH_HOST: return "direct";
+	case SP_CP_PATH_REFLEXIVE: return "reflexive";
+	case SP_CP_PATH_UPNP: return "upnp";
+	case SP_CP_PATH_TURN: return "turn";
+	default: return "none";
+	}
+}
+
+static enum sp_tunnel_path
+kind_path(int k)
+{
+	switch (k) {
+	case SP_CP_PATH_REFLEXIVE: return SP_PATH_REFLEXIVE;
+	case SP_CP_PATH_UPNP: return SP_PATH_UPNP;
+	case SP_CP_PATH_TURN: return SP_PATH_TURN;
+	default: return SP_PATH_DIRECT;
+	}
+}
+
+/* ---- the GLib context in our loop ---------------------------------------- */
+
+static int
+hook_prepare(void *arg, struct pollfd *fds, int max, int *timeout_ms)
+{
+	struct ice_ctx *c = arg;
+	gint timeout = -1;
+
+	/* The loop asks again when we need more room: prepare and query once
+	 * per turn, and hand out the same descriptors. */
+	if (!c->prepared) {
+		g_main_context_prepare(c->ctx, &c->max_prio);
+		c->nfds = g_main_context_query(c->ctx, c->max_prio, &timeout, c->fds, FDS_MAX);
+		if (c->nfds > FDS_MAX) {
+			sp_warn("ice: GLib wants %d descriptors; polling %d", c->nfds, FDS_MAX);
+			c->nfds = FDS_MAX;
+		}
+		c->prepared = 1;
+		*timeout_ms = timeout;
+	}
+	if (c->nfds > max)
+		return c->nfds;
+	for (gint i = 0; i < c->nfds; i++) {
+		fds[i].fd = c->fds[i].fd;
+		fds[i].events = (short)c->fds[i].events;
+		fds[i].revents = 0;
+	}
+	return c->nfds;
+}
+
+static void
+hook_dispatch(void *arg, struct pollfd *fds, int n)
+{
+	struct ice_ctx *c = arg;
+
+	for (int i = 0; i < n && i < c->nfds; i++)
+		c->fds[i].revents = (gushort)fds[i].revents;
+	c->prepared = 0;
+	if (g_main_context_check(c->ctx, c->max_prio, c->fds, c->nfds))
+		g_main_context_dispatch(c->ctx);
+}
+
+/* ---- signalling ----------------------------------------------------------- */
+
+static void
+flush_soon(sp_member *m)
+{
+	if (!sp_timer_armed(m->ice->flush))
+		sp_timer_arm(m->ice->flush, 0);
+}
+
+/* What this agent has not told its peer yet, in one ICE message (or
+ * more, 32 candidates each). Sent only on a live control plane; kept
+ * otherwise. */
+static void
+send_pending(struct ice *i)
+{
+	sp_member *m = i->m;
+	sp_cp_msg *msg;
+
+	if (i->dead || !m->cp_up)
+		return;
+	if (i->creds_sent && i->npending == 0 && (!i->gathered || i->done_sent) &&
+	    i->sent_kind == i->local_kind)
+		return;
+	if ((msg = calloc(1, sizeof(*msg))) == NULL)
+		return;
+	msg->type = SP_CP_ICE;
+	memcpy(msg->peer, i->p->ed, 32);
+	msg->session = i->session;
+	msg->answers = i->remote;
+	if (!i->creds_sent) {
+		gchar *ufrag = NULL, *pwd = NULL;
+		if (nice_agent_get_local_credentials(i->agent, i->stream, &ufrag, &pwd)) {
+			snprintf(msg->ufrag, sizeof(msg->ufrag), "%s", ufrag);
+			snprintf(msg->pwd, sizeof(msg->pwd), "%s", pwd);
+		}
+		if (pwd != NULL)
+			sodium_memzero(pwd, strlen(pwd));
+		g_free(ufrag);
+		g_free(pwd);
+	}
+	for (size_t k = 0; k < i->npending; k++) {
+		snprintf(msg->candidates[msg->ncandidates++], sizeof(msg->candidates[0]), "%s",
+		    i->pending[k]);
+		g_free(i->pending[k]);
+	}
+	i->npending = 0;
+	msg->done = i->gathered;
+	msg->path = (uint32_t)i->local_kind;
+	if (cp_send(m, msg) == SP_OK) {
+		i->creds_sent = 1;
+		i->done_sent = i->gathered;
+		i->sent_kind = i->local_kind;
+		m->ice->msgs_out++;
+	}
+	sodium_memzero(msg->pwd, sizeof(msg->pwd));
+	free(msg);
+}
+
+static void
+on_flush(void *arg)
+{
+	sp_member *m = arg;
+
+	for (size_t k = 0; k < m->npeers; k++)
+		if (m->peers[k]->ice != NULL)
+			send_pending(m->peers[k]->ice);
+}
+
+/* ---- the path ------------------------------------------------------------- */
+
+/*
+ * The steering program for the port's reuseport group: a datagram whose
+ * first word is a WireGuard type (1-4, then three zero bytes; the kernel
+ * starts the program at the UDP payload) goes to the group's second
+ * socket, ours; anything else, STUN above all, to the first, libnice's.
+ */
+static int
+steer(int fd)
+{
+	static struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x01000000, 4, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x02000000, 3, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x03000000, 2, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x04000000, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+		BPF_STMT(BPF_RET | BPF_K, 1),
+	};
+	struct sock_fprog prog = { sizeof(code) / sizeof(code[0]), code };
+
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog));
+}
+
+static void
+fast_close(struct ice *i)
+{
+	if (i->fast_fd < 0)
+		return;
+	sp_tunnel_sock_remove(i->m->d->tunnel, i->fast_id);
+	close(i->fast_fd);
+	i->fast_fd = -1;
+}
+
+/* Our socket on the selected pair's local port; -1 if the pair is not on
+ * a UDP socket of libnice's (TURN) or the kernel refuses to share it. */
+static int
+fast_open(struct ice *i)
+{
+	GSocket *gs = nice_agent_get_selected_socket(i->agent, i->stream, 1);
+	struct sockaddr_storage la;
+	socklen_t ll = sizeof(la);
+	int nfd, fd = -1, on = 1;
+	uint32_t id;
+
+	if (gs == NULL)
+		return -1;
+	nfd = g_socket_get_fd(gs);
+	if (getsockname(nfd, (struct sockaddr *)&la, &ll) != 0 ||
+	    setsockopt(nfd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
+	    (fd = socket(la.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
+	    (la.ss_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) != 0) ||
+	    bind(fd, (struct sockaddr *)&la, ll) != 0 || steer(fd) != 0) {
+		sp_info("ice: %s: the pair's port cannot be shared (%s); its data goes "
+		    "through libnice", i->p->name, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		g_object_unref(gs);
+		return -1;
+	}
+	g_object_unref(gs);
+	/* Trains in one receive; without, one datagram at a time. */
+	if (setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof(on)) != 0)
+		sp_debug("ice: UDP_GRO: %s", strerror(errno));
+	if (sp_tunnel_sock_add(i->m->d->tunnel, fd, &id) != SP_OK) {
+		close(fd);
+		return -1;
+	}
+	i->fast_fd = fd;
+	i->fast_id = id;
+	return 0;
+}
+
+static int
+combined_kind(const struct ice *i)
+{
+	return i->local_kind > i->remote_kind ? i->local_kind : i->remote_kind;
+}
+
+/* Pin the peer to the selected pair, if it is a tunnel peer yet. */
+static void
+pin(struct ice *i)
+{
+	sp_tunnel *t = i->m->d->tunnel;
+	int rc;
+
+	if (i->state != I_READY || !(i->p->state == M_READY))
+		return;
+	if (i->fast_fd >= 0)
+		rc = sp_tunnel_peer_pin(t, i->p->x, i->fast_id,
+		    (struct sockaddr *)&i->raddr, i->raddr_len, kind_path(combined_kind(i)));
+	else
+		rc = sp_tunnel_peer_pin(t, i->p->x, 0, (struct sockaddr *)&i->vep,
+		    sizeof(i->vep), kind_path(combined_kind(i)));
+	if (rc != SP_OK)
+		sp_warn("ice: %s: the tunnel refused the pair (%d)", i->p->name, rc);
+}
+
+static void
+unpin(struct ice *i)
+{
+	if ((i->p->state == M_READY))
+		(void)sp_tunnel_peer_unpin(i->m->d->tunnel, i->p->x);
+}
+
+static void
+cand_text(const NiceCandidate *c, char *out, size_t len)
+{
+	static const char *type[] = { "host", "srflx", "prflx", "relay" };
+	char a[NICE_ADDRESS_STRING_LEN];
+
+	nice_address_to_string(&c->addr, a);
+	snprintf(out, len, "%s/%s%s%s:%u", c->type <= NICE_CANDIDATE_TYPE_RELAYED ?
+	    type[c->type] : "?", c->addr.s.addr.sa_family == AF_INET6 ? "[" : "", a,
+	    c->addr.s.addr.sa_family == AF_INET6 ? "]" : "", nice_address_get_port(&c->addr));
+}
+
+/* The pair as this side sees it. A remote server-reflexive candidate with
+ * the NAT-assisted preference is a UPnP mapping; the other side tells us
+ * what it sees (our UPnP mapping looks like a host pair from here). */
+static int
+pair_kind(const NiceCandidate *l, const NiceCandidate *r)
+{
+	if (l->type == NICE_CANDIDATE_TYPE_RELAYED || r->type == NICE_CANDIDATE_TYPE_RELAYED)
+		return SP_CP_PATH_TURN;
+	if (r->type == NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE &&
+	    r->priority >> 24 == NICE_PREF_NAT_ASSISTED)
+		return SP_CP_PATH_UPNP;
+	if (l->type != NICE_CANDIDATE_TYPE_HOST || r->type != NICE_CANDIDATE_TYPE_HOST)
+		return SP_CP_PATH_REFLEXIVE;
+	return SP_CP_PATH_HOST;
+}
+
+/* ---- libnice's signals ---------------------------------------------------- */
+
+static void
+cb_candidate(NiceAgent *agent, NiceCandidate *c, gpointer data)
+{
+	struct ice *i = data;
+	gchar *sdp;
+
+	if (i->dead || i->npending == SP_CP_MAX_CANDIDATES)
+		return;
+	if ((sdp = nice_agent_generate_local_candidate_sdp(agent, c)) == NULL)
+		return;
+	if (strlen(sdp) >= 256) {
+		g_free(sdp);
+		return;
+	}
+	i->pending[i->npending++] = sdp;
+	flush_soon(i->m);
+}
+
+static void
+cb_gathered(NiceAgent *agent, guint stream, gpointer data)
+{
+	struct ice *i = data;
+
+	(void)agent;
+	(void)stream;
+	i->gathered = 1;
+	flush_soon(i->m);
+}
+
+static void
+cb_selected(NiceAgent *agent, guint stream, guint comp, NiceCandidate *l, NiceCandidate *r,
+    gpointer data)
+{
+	struct ice *i = data;
+	uint64_t now = sp_clock_mono_ms();
+
+	(void)agent;
+	(void)stream;
+	(void)comp;
+	if (i->dead)
+		return;
+	fast_close(i);
+	i->raddr_len = (socklen_t)(r->addr.s.addr.sa_family == AF_INET ?
+	    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+	memset(&i->raddr, 0, sizeof(i->raddr));
+	memcpy(&i->raddr, &r->addr.s, i->raddr_len);
+	i->local_kind = pair_kind(l, r);
+	cand_text(l, i->ltext, sizeof(i->ltext));
+	cand_text(r, i->rtext, sizeof(i->rtext));
+	if (l->type != NICE_CANDIDATE_TYPE_RELAYED)
+		(void)fast_open(i);
+	if (i->state != I_READY) {
+		i->m->ice->direct++;
+		sp_info("ice: %s: %s path %s -> %s, %llu ms after ICE started%s", i->p->name,
+		    kind_name(i->local_kind), i->ltext, i->rtext,
+		    (unsigned long long)(now - i->started_ms),
+		    i->fast_fd >= 0 ? "" : " (data through libnice)");
+	} else {
+		sp_info("ice: %s: a better pair: %s %s -> %s", i->p->name,
+		    kind_name(i->local_kind), i->ltext, i->rtext);
+	}
+	i->state = I_READY;
+	i->selected_ms = now;
+	i->switches++;
+	pin(i);
+	flush_soon(i->m);   /* tell the peer the kind we see */
+}
+
+static void
+cb_state(NiceAgent *agent, guint stream, guint comp, guint state, gpointer data)
+{
+	struct ice *i = data;
+
+	(void)agent;
+	(void)stream;
+	(void)comp;
+	if (i->dead || state != NICE_COMPONENT_STATE_FAILED)
+		return;
+	snprintf(i->why, sizeof(i->why), "%s", i->state == I_READY ? "consent-lost" :
+	    "no-working-pair");
+	sp_info("ice: %s: %s; on the relay", i->p->name, i->why);
+	fast_close(i);
+	unpin(i);
+	i->state = I_FAILED;
+	i->failed_ms = sp_clock_mono_ms();
+	i->m->ice->failed++;
+}
+
+static void
+cb_recv(NiceAgent *agent, guint stream, guint comp, guint len, gchar *buf, gpointer data)
+{
+	static uint8_t copy[65536];
+	struct ice *i = data;
+
+	(void)agent;
+	(void)stream;
+	(void)comp;
+	/* A WireGuard datagram that reached libnice's socket (a TURN pair, or
+	 * before our socket joined the port): the tunnel takes it from our
+	 * virtual endpoint, changing it in place. */
+	if (i->dead || !i->has_vep || len == 0 || len > sizeof(copy))
+		return;
+	memcpy(copy, buf, len);
+	sp_tunnel_stream_input(i->m->d->tunnel, &i->vep, copy, len);
+}
+
+/* The tunnel's datagram for the pair, through libnice (TURN, or no socket
+ * of our own). */
+static int
+vep_send(void *arg, const struct iovec *iov, int n)
+{
+	static uint8_t buf[65536];
+	struct ice *i = arg;
+	size_t len = 0;
+
+	if (i->dead || i->state != I_READY)
+		return -1;
+	for (int k = 0; k < n; k++) {
+		if (iov[k].iov_len > sizeof(buf) - len)
+			return -1;
+		memcpy(buf + len, iov[k].iov_base, iov[k].iov_len);
+		len += iov[k].iov_len;
+	}
+	return nice_agent_send(i->agent, i->stream, 1, (guint)len, (const gchar *)buf) ==
+	    (gint)len ? 0 : -1;
+}
+
+/* ---- agents ---------------------------------------------------------------- */
+
+/* An address as libnice's properties take it: the IP as text, the port. */
+static int
+host_port(const struct sockaddr_storage *ss, char host[INET6_ADDRSTRLEN], uint16_t *port)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+		*port = ntohs(s4->sin_port);
+		return inet_ntop(AF_INET, &s4->sin_addr, host, INET6_ADDRSTRLEN) ? SP_OK : SP_EINVAL;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+		*port = ntohs(s6->sin6_port);
+		return inet_ntop(AF_INET6, &s6->sin6_addr, host, INET6_ADDRSTRLEN) ? SP_OK :
+		    SP_EINVAL;
+	}
+	return SP_EINVAL;
+}
+
+/* Our addresses for host candidates: every interface's but the tunnel's
+ * own (ICE through the tunnel would carry the tunnel inside itself) and
+ * loopback's; link-local IPv6 too is left out. */
+static int
+add_addresses(struct ice *i)
+{
+	const char *tun = sp_tunnel_ifname(i->m->d->tunnel);
+	struct ifaddrs *ifa, *a;
+	int n = 0;
+
+	if (getifaddrs(&ifa) != 0)
+		return 0;
+	for (a = ifa; a != NULL; a = a->ifa_next) {
+		NiceAddress na;
+		if (a->ifa_addr == NULL || (a->ifa_flags & IFF_LOOPBACK) || !(a->ifa_flags & IFF_UP) ||
+		    strcmp(a->ifa_name, tun) == 0)
+			continue;
+		if (a->ifa_addr->sa_family == AF_INET6) {
+			const struct in6_addr *x = &((struct sockaddr_in6 *)a->ifa_addr)->sin6_addr;
+			if (IN6_IS_ADDR_LINKLOCAL(x) || memcmp(x->s6_addr, i->m->d->cloud.prefix, 6) == 0)
+				continue;
+		} else if (a->ifa_addr->sa_family != AF_INET) {
+			continue;
+		}
+		nice_address_init(&na);
+		nice_address_set_from_sockaddr(&na, a->ifa_addr);
+		nice_address_set_port(&na, 0);
+		if (nice_agent_add_local_address(i->agent, &na))
+			n++;
+	}
+	freeifaddrs(ifa);
+	return n;
+}
+
+static void
+ice_free(struct ice *i)
+{
+	if (i == NULL)
+		return;
+	fast_close(i);
+	if (i->has_vep)
+		sp_tunnel_stream_remove(i->m->d->tunnel, &i->vep);   /* unpins it */
+	if (i->p != NULL)
+		unpin(i);
+	for (size_t k = 0; k < i->npending; k++)
+		g_free(i->pending[k]);
+	if (i->agent != NULL) {
+		g_signal_handlers_disconnect_by_data(i->agent, i);
+		g_object_unref(i->agent);
+	}
+	sodium_memzero(i, sizeof(*i));
+	free(i);
+}
+
+/* Mark p's agent dead (freed by the reap timer, never inside one of its
+ * own signals) and back on the relay at once. */
+static void
+kill_agent(sp_member *m, struct mpeer *p)
+{
+	struct ice *i = p->ice;
+
+	if (i == NULL)
+		return;
+	p->ice = NULL;
+	i->dead = 1;
+	fast_close(i);
+	unpin(i);
+	if (i->has_vep) {
+		sp_tunnel_stream_remove(m->d->tunnel, &i->vep);
+		i->has_vep = 0;
+	}
+	i->p = NULL;
+	i->next = m->ice->dead;
+	m->ice->dead = i;
+	sp_timer_arm(m->ice->reap, 0);
+}
+
+static void
+on_reap(void *arg)
+{
+	sp_member *m = arg;
+
+	while (m->ice->dead != NULL) {
+		struct ice *i = m->ice->dead;
+		m->ice->dead = i->next;
+		ice_free(i);
+	}
+}
+
+static size_t
+live_agents(const sp_member *m)
+{
+	size_t n = 0;
+
+	for (size_t k = 0; k < m->npeers; k++)
+		n += m->peers[k]->ice != NULL;
+	return n;
+}
+
+/* A new agent for p: ours is the controlling role if our key is the lower
+ * (both sides agree without a word). */
+static struct ice *
+agent_new(sp_member *m, struct mpeer *p)
+{
+	struct ice_ctx *c = m->ice;
+	struct ice *i;
+	char host[INET6_ADDRSTRLEN];
+	uint16_t port;
+
+	if (live_agents(m) >= ICE_MAX)
+		return NULL;
+	if ((i = calloc(1, sizeof(*i))) == NULL)
+		return NULL;
+	i->m = m;
+	i->p = p;
+	i->fast_fd = -1;
+	i->started_ms = sp_clock_mono_ms();
+	i->state = I_GATHERING;
+	do
+		i->session = randombytes_random();
+	while (i->session == 0);
+	i->controlling = memcmp(sp_key_info_of(sp_daemon_device_key(m->d))->pub, p->ed, 32) < 0;
+	i->agent = nice_agent_new_full(c->ctx, NICE_COMPATIBILITY_RFC5245,
+	    NICE_AGENT_OPTION_ICE_TRICKLE | NICE_AGENT_OPTION_CONSENT_FRESHNESS);
+	if (i->agent == NULL)
+		goto fail;
+	g_object_set(i->agent, "controlling-mode", i->controlling, "upnp", TRUE, "ice-tcp", FALSE,
+	    "upnp-timeout", UPNP_TIMEOUT_MS, NULL);
+	/* The gateway's STUN service answers on its WireGuard port. */
+	if (m->udp_ep_len != 0 && host_port(&m->udp_ep, host, &port) == SP_OK)
+		g_object_set(i->agent, "stun-server", host, "stun-server-port", (guint)port, NULL);
+	if (add_addresses(i) == 0) {
+		snprintf(i->why, sizeof(i->why), "no-local-address");
+		goto fail;
+	}
+	if ((i->stream = nice_agent_add_stream(i->agent, 1)) == 0)
+		goto fail;
+	if (c->turn_server[0] != '\0') {
+		struct sockaddr_storage ts;
+		socklen_t tl;
+		char th[INET6_ADDRSTRLEN];
+		uint16_t tp;
+		if (sp_addr_parse(c->turn_server, &ts, &tl) != SP_OK ||
+		    host_port(&ts, th, &tp) != SP_OK ||
+		    !nice_agent_set_relay_info(i->agent, i->stream, 1, th, tp, c->turn_user,
+		    c->turn_password, NICE_RELAY_TYPE_TURN_UDP))
+			sp_warn("ice: libnice refused the TURN server %s", c->turn_server);
+	}
+	g_signal_connect(i->agent, "new-candidate-full", G_CALLBACK(cb_candidate), i);
+	g_signal_connect(i->agent, "candidate-gathering-done", G_CALLBACK(cb_gathered), i);
+	g_signal_connect(i->agent, "new-selected-pair-full", G_CALLBACK(cb_selected), i);
+	g_signal_connect(i->agent, "component-state-changed", G_CALLBACK(cb_state), i);
+	if (!nice_agent_attach_recv(i->agent, i->stream, 1, c->ctx, cb_recv, i))
+		goto fail;
+	if (sp_tunnel_stream_add(m->d->tunnel, vep_send, i, &i->vep) != SP_OK)
+		goto fail;
+	i->has_vep = 1;
+	p->ice = i;
+	if (!nice_agent_gather_candidates(i->agent, i->stream)) {
+		p->ice = NULL;
+		snprintf(i->why, sizeof(i->why), "gathering-failed");
+		goto fail;
+	}
+	c->started++;
+	flush_soon(m);
+	return i;
+fail:
+	sp_warn("ice: %s: no agent (%s); staying on the relay", p->name,
+	    i->why[0] ? i->why : "libnice refused");
+	ice_free(i);
+	return NULL;
+}
+
+static void
+add_remote(struct ice *i, const sp_cp_msg *msg)
+{
+	GSList *list = NULL;
+
+	for (size_t k = 0; k < msg->ncandidates; k++) {
+		NiceCandidate *c = nice_agent_parse_remote_candidate_sdp(i->agent, i->stream,
+		    msg->candidates[k]);
+		if (c == NULL) {
+			sp_debug("ice: %s: a candidate libnice cannot read", i->p->name);
+			continue;
+		}
+		c->component_id = 1;
+		list = g_slist_append(list, c);
+	}
+	if (list != NULL) {
+		if (nice_agent_set_remote_candidates(i->agent, i->stream, 1, list) < 0)
+			sp_debug("ice: %s: libnice took none of the candidates", i->p->name);
+		g_slist_free_full(list, (GDestroyNotify)nice_candidate_free);
+	}
+	if (msg->done)
+		nice_agent_peer_candidate_gathering_done(i->agent, i->stream);
+	if (msg->path != 0 && (int)msg->path != i->remote_kind) {
+		i->remote_kind = (int)msg->path;
+		pin(i);   /* the kind shown is the more assisted of the two views */
+	}
+}
+
+static void
+set_remote(struct ice *i, const sp_cp_msg *msg)
+{
+	i->remote = msg->session;
+	i->state = I_CHECKING;
+	if (!nice_agent_set_remote_credentials(i->agent, i->stream, msg->ufrag, msg->pwd))
+		sp_warn("ice: %s: libnice refused the peer's credentials", i->p->name);
+	add_remote(i, msg);
+}
+
+/* ---- what the member calls ------------------------------------------------- */
+
+void
+ice_on_msg(sp_member *m, const sp_cp_msg *msg)
+{
+	struct mpeer *p = peers_by_key(m, msg->peer);
+	struct ice *i;
+
+	if (m->ice == NULL || p == NULL) {
+		if (m->ice != NULL)
+			m->ice->msgs_stale++;
+		return;
+	}
+	m->ice->msgs_in++;
+	i = p->ice;
+	if (i != NULL && i->remote != 0 && i->remote == msg->session) {
+		add_remote(i, msg);   /* trickle */
+		return;
+	}
+	if (msg->answers != 0) {
+		if (i != NULL && i->remote == 0 && msg->answers == i->session && msg->ufrag[0]) {
+			set_remote(i, msg);
+			return;
+		}
+		m->ice->msgs_stale++;   /* an answer to an agent gone */
+		return;
+	}
+	if (msg->ufrag[0] == '\0') {
+		m->ice->msgs_stale++;   /* trickle for a session we do not know */
+		return;
+	}
+	/* An offer. Both offered at once: the controlling side's stands. */
+	if (i != NULL && i->remote == 0 && i->controlling)
+		return;
+	if (i != NULL) {
+		m->ice->restarts++;
+		kill_agent(m, p);
+	}
+	if ((i = agent_new(m, p)) != NULL)
+		set_remote(i, msg);
+}
+
+void
+ice_want(sp_member *m, struct mpeer *p)
+{
+	struct ice *i = p->ice;
+
+	if (m->ice == NULL)
+		return;
+	if (i != NULL && !(i->state == I_FAILED &&
+	    sp_clock_mono_ms() - i->failed_ms >= RETRY_MS))
+		return;
+	if (i != NULL)
+		kill_agent(m, p);
+	(void)agent_new(m, p);
+}
+
+void
+ice_peer_ready(sp_member *m, struct mpeer *p)
+{
+	(void)m;
+	if (p->ice != NULL)
+		pin(p->ice);
+}
+
+void
+ice_drop(sp_member *m, struct mpeer *p)
+{
+	if (m->ice != NULL)
+		kill_agent(m, p);
+}
+
+/* A digest of the addresses host candidates come from (add_addresses'
+ * choice): a change of routes alone restarts nothing. */
+static void
+addresses_digest(sp_member *m, uint8_t out[16])
+{
+	const char *tun = sp_tunnel_ifname(m->d->tunnel);
+	crypto_generichash_state st;
+	struct ifaddrs *ifa, *a;
+
+	crypto_generichash_init(&st, NULL, 0, 16);
+	if (getifaddrs(&ifa) == 0) {
+		for (a = ifa; a != NULL; a = a->ifa_next) {
+			if (a->ifa_addr == NULL || (a->ifa_flags & IFF_LOOPBACK) ||
+			    !(a->ifa_flags & IFF_UP) || strcmp(a->ifa_name, tun) == 0)
+				continue;
+			if (a->ifa_addr->sa_family == AF_INET)
+				crypto_generichash_update(&st, (const uint8_t *)
+				    &((struct sockaddr_in *)a->ifa_addr)->sin_addr, 4);
+			else if (a->ifa_addr->sa_family == AF_INET6)
+				crypto_generichash_update(&st, (const uint8_t *)
+				    &((struct sockaddr_in6 *)a->ifa_addr)->sin6_addr, 16);
+		}
+		freeifaddrs(ifa);
+	}
+	crypto_generichash_final(&st, out, 16);
+}
+
+static void
+on_links_quiet(void *arg)
+{
+	sp_member *m = arg;
+	uint8_t now[16];
+
+	addresses_digest(m, now);
+	if (memcmp(now, m->ice->addrs, sizeof(now)) == 0)
+		return;
+	memcpy(m->ice->addrs, now, sizeof(now));
+	for (size_t k = 0; k < m->npeers; k++) {
+		struct mpeer *p = m->peers[k];
+		if (p->ice == NULL)
+			continue;
+		sp_info("ice: %s: our addresses changed; restarting, on the relay until a new "
+		    "pair is up", p->name);
+		m->ice->restarts++;
+		kill_agent(m, p);
+		(void)agent_new(m, p);
+	}
+}
+
+void
+ice_on_link_change(sp_member *m)
+{
+	/* Netlink reports a move as a burst (link, address, route): act once
+	 * it is quiet. */
+	if (m->ice != NULL)
+		sp_timer_arm(m->ice->links, LINKS_QUIET_MS);
+}
+
+void
+ice_cp_up(sp_member *m)
+{
+	if (m->ice != NULL)
+		flush_soon(m);
+}
+
+void
+ice_set_turn(sp_member *m, const char *server, const char *user, const char *password)
+{
+	struct ice_ctx *c = m->ice;
+
+	if (c == NULL)
+		return;
+	snprintf(c->turn_server, sizeof(c->turn_server), "%s", server);
+	snprintf(c->turn_user, sizeof(c->turn_user), "%s", user);
+	snprintf(c->turn_password, sizeof(c->turn_password), "%s", password);
+}
+
+void
+ice_status(const sp_member *m, const struct mpeer *p, sp_ctl_reply *r)
+{
+	const struct ice *i = p->ice;
+	uint64_t now = sp_clock_mono_ms();
+
+	if (m->ice == NULL || i == NULL)
+		return;
+	sp_ctl_reply_field(r, "member-ice[]", "name=%s state=%s role=%s local-view=%s "
+	    "remote-view=%s local=%s remote=%s age=%llu direct-after-ms=%lld switches=%llu "
+	    "fast=%s%s%s", p->name,
+	    i->state == I_GATHERING ? "gathering" : i->state == I_CHECKING ? "checking" :
+	    i->state == I_READY ? "ready" : "failed", i->controlling ? "controlling" : "controlled",
+	    kind_name(i->local_kind), kind_name(i->remote_kind), i->ltext[0] ? i->ltext : "-",
+	    i->rtext[0] ? i->rtext : "-",
+	    (unsigned long long)((now - i->started_ms) / 1000),
+	    i->selected_ms ? (long long)(i->selected_ms - i->started_ms) : -1LL,
+	    (unsigned long long)i->switches, i->fast_fd >= 0 ? "yes" : "no",
+	    i->why[0] ? " why=" : "", i->why);
+}
+
+void
+ice_counters(const sp_member *m, sp_ctl_reply *r)
+{
+	const struct ice_ctx *c = m->ice;
+
+	if (c == NULL) {
+		sp_ctl_reply_field(r, "ice", "off");
+		return;
+	}
+	sp_ctl_reply_field(r, "ice", "on agents=%zu started=%llu selected=%llu failed=%llu "
+	    "restarts=%llu msgs-in=%llu msgs-out=%llu msgs-stale=%llu turn=%s", live_agents(m),
+	    (unsigned long long)c->started, (unsigned long long)c->direct,
+	    (unsigned long long)c->failed, (unsigned long long)c->restarts,
+	    (unsigned long long)c->msgs_in, (unsigned long long)c->msgs_out,
+	    (unsigned long long)c->msgs_stale, c->turn_server[0] ? c->turn_server : "none");
+}
+
+/* libnice's own log lines go to ours at debug level. */
+static void
+on_glib_log(const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data)
+{
+	(void)data;
+	if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING))
+		sp_warn("ice: %s: %s", domain != NULL ? domain : "glib", message);
+	else
+		sp_debug("ice: %s: %s", domain != NULL ? domain : "glib", message);
+}
+
+int
+ice_start(sp_member *m, sp_errmsg *e)
+{
+	struct ice_ctx *c;
+	sp_loop_hook hook;
+
+	if (m->d->conf.ice == 0 || m->d->tunnel == NULL)
+		return SP_OK;   /* off: every member stays on the relay */
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return sp_errf(e, SP_ENOMEM, "out of memory");
+	c->ctx = g_main_context_new();
+	if (!g_main_context_acquire(c->ctx)) {
+		g_main_context_unref(c->ctx);
+		free(c);
+		return sp_errf(e, SP_EIO, "ICE: cannot own a GLib main context");
+	}
+	if (sp_timer_new(m->d->loop, on_flush, m, &c->flush) != SP_OK ||
+	    sp_timer_new(m->d->loop, on_reap, m, &c->reap) != SP_OK ||
+	    sp_timer_new(m->d->loop, on_links_quiet, m, &c->links) != SP_OK) {
+		sp_timer_free(c->flush);
+		sp_timer_free(c->reap);
+		g_main_context_release(c->ctx);
+		g_main_context_unref(c->ctx);
+		free(c);
+		return sp_errf(e, SP_ENOMEM, "out of memory");
+	}
+	g_log_set_handler("libnice", G_LOG_LEVEL_MASK, on_glib_log, NULL);
+	m->ice = c;
+	addresses_digest(m, c->addrs);
+	hook.prepare = hook_prepare;
+	hook.dispatch = hook_dispatch;
+	hook.arg = c;
+	sp_loop_set_hook(m->d->loop, &hook);
+	return SP_OK;
+}
+
+void
+ice_stop(sp_member *m)
+{
+	struct ice_ctx *c = m->ice;
+
+	if (c == NULL)
+		return;
+	for (size_t k = 0; k < m->npeers; k++)
+		kill_agent(m, m->peers[k]);
+	on_reap(m);
+	sp_loop_set_hook(m->d->loop, NULL);
+	sp_timer_free(c->flush);
+	sp_timer_free(c->reap);
+	sp_timer_free(c->links);
+	/* What the agents left on the context (UPnP, TURN refreshes) goes. */
+	while (g_main_context_iteration(c->ctx, FALSE))
+		;
+	g_main_context_release(c->ctx);
+	g_main_context_unref(c->ctx);
+	sodium_memzero(c, sizeof(*c));
+	free(c);
+	m->ice = NULL;
+}
