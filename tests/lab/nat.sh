@@ -4,8 +4,9 @@
 # Sourced after tests/system/lib.sh, and last if a test also uses lab.sh or
 # wglab.sh: this file's EXIT trap runs their teardown too, theirs not this
 # one's. Needs
-# root, iproute2 (ip, ss), nftables (nft) and util-linux's setsid; it installs
-# nothing (scripts/install-deps.sh does).
+# root, iproute2 (ip, ss), nftables (nft) and util-linux's setsid; nat_upnp
+# needs miniupnpd-nftables, nat_turn coturn, nat_turn_cred openssl. It
+# installs nothing (scripts/install-deps.sh does).
 #
 #   nat_lab_up                       the internet, gw and pub; exports NAT_ID,
 #                                    NAT_GW_IP, NAT_PUB_IP, NAT_CORE_IP
@@ -22,6 +23,7 @@
 #   nat_stop PID                     end it and whatever it forked
 #   nat_wait_port NODE udp|tcp PORT  until a socket is bound to PORT there
 #                                    (false after 10 s)
+#   nat_bound NODE udp|tcp PORT      whether one is bound there now
 #   nat_addr NODE                    print NODE's own address: a host's, a
 #                                    member's LAN address, a router's WAN side
 #   nat_wan HOME                     print the home's public address (for a
@@ -36,6 +38,27 @@
 #                                    one), at once
 #   nat_resolver NODE ADDR           NODE's /etc/resolv.conf (as `ip netns
 #                                    exec` shows it) names ADDR
+#   nat_upnp HOME                    miniupnpd on HOME's router, answering its
+#                                    LAN: UPnP IGD (SSDP; description and SOAP
+#                                    on port $NAT_UPNP_HTTP_PORT, 2869) and
+#                                    NAT-PMP/PCP (5351), mappings for the
+#                                    asking member only. A mapping is a DNAT:
+#                                    a flow it lets in keeps the mapped port
+#                                    both ways, through any kind but double
+#                                    (refused); a flow the member opens itself
+#                                    is masqueraded as usual. Pid in
+#                                    NAT_UPNP_<HOME>, log $T/upnp-HOME.log
+#   nat_turn NODE SECRET [PORT]      coturn on gw or pub: TURN and STUN on its
+#                                    address, PORT (default 3478) over UDP and
+#                                    TCP, relays from that address (ports
+#                                    49152-49199), REST-API credentials made
+#                                    with SECRET, realm $NAT_TURN_REALM
+#                                    (signpost.lab). Pid in NAT_TURN_<NODE>,
+#                                    log $T/turn-NODE.log
+#   nat_turn_cred SECRET [TTL]       print "USER PASSWORD" for it, valid for
+#                                    TTL seconds (default 3600; negative:
+#                                    expired): USER is EXPIRY:labuser,
+#                                    PASSWORD base64(HMAC-SHA1(SECRET, USER))
 #   nat_lab_down                     end every process in the namespaces,
 #                                    delete them (their nft tables go with
 #                                    them) and their /etc/netns directories;
@@ -89,9 +112,11 @@ NAT_PIDS=
 NAT_PID=
 NAT_ETC=
 _n_homes=0
+NAT_UPNP_HTTP_PORT=2869
+NAT_TURN_REALM=signpost.lab
 # ip's and nft's errors go here, for nat_lab_die to show.
 _n_iplog=$T/natlab-ip.log
-export NAT_ID NAT_GW_IP NAT_PUB_IP NAT_CORE_IP
+export NAT_ID NAT_GW_IP NAT_PUB_IP NAT_CORE_IP NAT_UPNP_HTTP_PORT NAT_TURN_REALM
 
 # lib.sh traps EXIT, INT and TERM with cleanup, which removes $T: the lab's
 # processes must be gone before their files are. An interrupted test exits
@@ -412,15 +437,20 @@ nat_stop() {
 	group_stop "$1"
 }
 
-nat_wait_port() {
+# nat_bound NODE udp|tcp PORT: a socket is bound to PORT there.
+nat_bound() {
 	case $2 in
 	udp) _n_ssf=-Hlun ;;
 	tcp) _n_ssf=-Hltn ;;
-	*) nat_lab_die "nat_wait_port: udp or tcp, not '$2'" ;;
+	*) nat_lab_die "udp or tcp, not '$2'" ;;
 	esac
-	_n_i=0
 	# shellcheck disable=SC2086
-	until [ -n "$(nat_exec "$1" ss $_n_ssf "sport = :$3")" ]; do
+	[ -n "$(nat_exec "$1" ss $_n_ssf "sport = :$3")" ]
+}
+
+nat_wait_port() {
+	_n_i=0
+	until nat_bound "$1" "$2" "$3"; do
 		[ $_n_i -lt 100 ] || return 1
 		sleep 0.1
 		_n_i=$((_n_i + 1))
@@ -489,6 +519,151 @@ nat_udp_block() {
 		nat_lab_die "nat_udp_block $1 $2 failed" "$_n_iplog"
 }
 
+# The services that the tests of direct paths add to the lab.
+
+# nat_free NODE udp|tcp PORT WHO: WHO is about to bind PORT there; nat_wait_port
+# could not tell its socket from one already there.
+nat_free() {
+	! nat_bound "$1" "$2" "$3" ||
+		nat_lab_die "$4: $3/$2 on $1 is taken ($(nat_exec "$1" ss -Hlunpt "sport = :$3" | head -n 1))"
+}
+
+# nat_upnp HOME: miniupnpd 2.3.1 adds its rules to chains of table `inet
+# filter` but makes none, and Debian's scripts for that are broken, so they
+# are made here: DNAT in prerouting_miniupnpd, accept rules in miniupnpd,
+# SNAT in postrouting_miniupnpd. Each is jumped to from a base chain that
+# runs just before natlab's at the same hook, because the first NAT rule that
+# acts on a new flow decides its translation for good: a mapping then beats
+# the cone's map, and an SNAT rule there would beat natlab's masquerade.
+# miniupnpd puts SNAT rules there only for PCP PEER requests, and 2.3.1
+# builds them with source and destination swapped, so in practice that chain
+# stays inert: a UPnP or NAT-PMP mapping is a DNAT and nothing else. A flow
+# that the mapping let in is translated back by conntrack, so replies leave
+# from the mapped port even through `masquerade fully-random`; a flow the
+# member opens itself is masqueraded as any other. The forward chain only
+# jumps: natlab's forward lets in whatever was DNATed. The pid file goes to
+# $T because miniupnpd refuses to start while the one it names belongs to a
+# live process.
+nat_upnp() {
+	[ $# -eq 1 ] || nat_lab_die "usage: nat_upnp HOME"
+	case " $NAT_HOMES " in
+	*" $1 "*) ;;
+	*) nat_lab_die "nat_upnp: no home '$1' (homes:$NAT_HOMES)" ;;
+	esac
+	eval "_n_kind=\$_n_kind_$1 _n_k=\$_n_k_$1 _n_pid=\${NAT_UPNP_$1:-}"
+	[ -z "$_n_pid" ] || nat_lab_die "nat_upnp: miniupnpd already runs on $1"
+	# shellcheck disable=SC2154
+	[ "$_n_kind" != double ] || nat_lab_die "nat_upnp: $1 is a double NAT: \
+miniupnpd refuses to map on its router's carrier address 100.64.$_n_k.2, and \
+the carrier's NAT would not forward a mapping anyway"
+	[ -x /usr/sbin/miniupnpd ] ||
+		nat_lab_die "no /usr/sbin/miniupnpd: install miniupnpd-nftables (scripts/install-deps.sh lists it)"
+	for _n_s in tcp:$NAT_UPNP_HTTP_PORT udp:1900 udp:5351; do
+		nat_free "$1" "${_n_s%%:*}" "${_n_s#*:}" "nat_upnp"
+	done
+	cat >"$T/upnp-$1.nft" <<'EOF'
+table inet filter {
+	chain miniupnpd {
+	}
+	chain prerouting_miniupnpd {
+	}
+	chain postrouting_miniupnpd {
+	}
+	chain forward {
+		type filter hook forward priority filter - 10; policy accept;
+		jump miniupnpd
+	}
+	chain prerouting {
+		type nat hook prerouting priority dstnat - 10; policy accept;
+		jump prerouting_miniupnpd
+	}
+	chain postrouting {
+		type nat hook postrouting priority srcnat - 10; policy accept;
+		jump postrouting_miniupnpd
+	}
+}
+EOF
+	nat_exec "$1" nft -f "$T/upnp-$1.nft" >"$_n_iplog" 2>&1 ||
+		nat_lab_die "nft cannot load miniupnpd's chains on $1" "$_n_iplog" "$T/upnp-$1.nft"
+	# secure_mode: a member maps ports to itself only.
+	cat >"$T/upnp-$1.conf" <<EOF
+ext_ifname=wan0
+listening_ip=lan0
+http_port=$NAT_UPNP_HTTP_PORT
+ipv6_disable=yes
+enable_upnp=yes
+enable_natpmp=yes
+secure_mode=yes
+notify_interval=30
+uuid=00000000-0000-0000-0000-$(printf '%012x' "$_n_k")
+friendly_name=natlab $1
+allow 1024-65535 192.168.$_n_k.0/24 1024-65535
+deny 0-65535 0.0.0.0/0 0-65535
+EOF
+	nat_spawn "$1" "upnp-$1" /usr/sbin/miniupnpd -d -f "$T/upnp-$1.conf" -P "$T/upnp-$1.pid"
+	eval "NAT_UPNP_$1=\$NAT_PID"
+	export "NAT_UPNP_$1"
+	for _n_s in tcp:$NAT_UPNP_HTTP_PORT udp:1900 udp:5351; do
+		nat_wait_port "$1" "${_n_s%%:*}" "${_n_s#*:}" ||
+			nat_lab_die "miniupnpd on $1 does not listen on ${_n_s#*:}/${_n_s%%:*}" "$T/upnp-$1.log"
+	done
+}
+
+# nat_turn NODE SECRET [PORT]: coturn reads only the file given with -c. Its
+# user database (sqlite: unused with a static secret, but opened anyway) and
+# its pid file go to $T, not to the machine's /var.
+nat_turn() {
+	if [ $# -lt 2 ] || [ $# -gt 3 ] || [ -z "$2" ]; then
+		nat_lab_die "usage: nat_turn NODE SECRET [PORT]"
+	fi
+	nat_node "$1"
+	# shellcheck disable=SC2154
+	[ "$_n_role" = host ] || nat_lab_die "nat_turn: '$1' is not a public host (gw, pub)"
+	eval "_n_pid=\${NAT_TURN_$1:-}"
+	[ -z "$_n_pid" ] || nat_lab_die "nat_turn: coturn already runs on $1"
+	command -v turnserver >/dev/null 2>&1 ||
+		nat_lab_die "no turnserver: install coturn (scripts/install-deps.sh lists it)"
+	_n_port=${3:-3478}
+	nat_free "$1" udp "$_n_port" nat_turn
+	nat_free "$1" tcp "$_n_port" nat_turn
+	_n_a=$(nat_addr "$1")
+	cat >"$T/turn-$1.conf" <<EOF
+listening-ip=$_n_a
+relay-ip=$_n_a
+listening-port=$_n_port
+min-port=49152
+max-port=49199
+realm=$NAT_TURN_REALM
+use-auth-secret
+static-auth-secret=$2
+fingerprint
+no-tls
+no-dtls
+no-cli
+log-file=stdout
+simple-log
+verbose
+userdb=$T/turn-$1.db
+pidfile=$T/turn-$1.pid
+EOF
+	nat_spawn "$1" "turn-$1" turnserver -c "$T/turn-$1.conf"
+	eval "NAT_TURN_$1=\$NAT_PID"
+	export "NAT_TURN_$1"
+	for _n_p in udp tcp; do
+		nat_wait_port "$1" $_n_p "$_n_port" ||
+			nat_lab_die "coturn on $1 does not listen on $_n_port/$_n_p" "$T/turn-$1.log"
+	done
+}
+
+# nat_turn_cred SECRET [TTL]
+nat_turn_cred() {
+	[ -n "${1:-}" ] || nat_lab_die "usage: nat_turn_cred SECRET [TTL]"
+	_n_user=$(($(date +%s) + ${2:-3600})):labuser
+	_n_pass=$(printf '%s' "$_n_user" | openssl dgst -sha1 -hmac "$1" -binary | openssl base64 -A)
+	[ -n "$_n_pass" ] || nat_lab_die "nat_turn_cred: openssl cannot compute the HMAC"
+	printf '%s %s\n' "$_n_user" "$_n_pass"
+}
+
 nat_lab_down() {
 	[ -n "$NAT_NETNS$NAT_PIDS$NAT_ETC" ] || return 0
 	# Whatever runs in the lab's namespaces was started by this test,
@@ -505,6 +680,9 @@ nat_lab_down() {
 			echo "# natlab: could not delete network namespace $_n_ns" >&2
 	done
 	NAT_NETNS=
+	for _n_n in $NAT_NODES; do
+		unset "NAT_UPNP_$_n_n" "NAT_TURN_$_n_n"
+	done
 	NAT_NODES=
 	NAT_HOMES=
 	_n_homes=0

@@ -3,8 +3,10 @@
 # filters as it claims (RFC 4787's terms), a double NAT shows the outer
 # router's address, members of one home see each other on the LAN, UDP can be
 # blocked and let through again at run time, a member that changes networks
-# is seen from its new place, nothing in the lab leads out of it, and
-# nat_lab_down leaves no namespace, process or /etc/netns entry behind.
+# is seen from its new place, miniupnpd maps a port through the symmetric
+# NAT for a real UPnP client, coturn relays with REST-API credentials and
+# refuses wrong ones, nothing in the lab leads out of it, and nat_lab_down
+# leaves no namespace, process or /etc/netns entry behind.
 # Usage: sh tests/lab/selftest.sh BIN_DIR (BIN_DIR holds natprobe).
 # shellcheck disable=SC2154 # NAT_IP_<member> are set by nat_home's eval.
 . "$(dirname "$0")/../system/lib.sh"
@@ -28,6 +30,7 @@ GW=$NAT_GW_IP:3478
 PUB=$NAT_PUB_IP:3478
 nat_spawn gw echo_gw "$NP" echo 3478 --alt 3479 --peer "$PUB"
 nat_spawn pub echo_pub "$NP" echo 3478
+ECHO_PUB=$NAT_PID
 nat_spawn gw echo_tcp_gw "$NP" echo-tcp 3478
 nat_spawn ta echo_ta "$NP" echo 4000
 nat_spawn tb echo_tb "$NP" echo 4000
@@ -200,6 +203,154 @@ OUT=$(nat_exec tb cat /etc/resolv.conf)
 report "resolv.conf: nat_resolver changes it" has "nameserver 127.0.0.1"
 OUT=$(nat_exec ra cat /etc/resolv.conf)
 report "resolv.conf: a move keeps it" has "nameserver 127.0.0.53"
+
+# UPnP on the symmetric home s: a real exchange with miniupnpd, as libnice's
+# gupnp-igd makes it (SSDP, the device description, SOAP), and NAT-PMP.
+# Standard library only: miniupnpc is not installed.
+cat >"$T/igd.py" <<'PY'
+import re, socket, struct, sys, time, urllib.error, urllib.request
+from urllib.parse import urljoin
+
+def upnp(addr, iport, eport):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(0.5)
+    search = ('M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\n'
+              'MAN: "ssdp:discover"\r\nMX: 1\r\n'
+              'ST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n\r\n')
+    start, loc = time.monotonic(), None
+    while loc is None and time.monotonic() < start + 5:
+        s.sendto(search.encode(), ('239.255.255.250', 1900))
+        try:
+            m = re.search(rb'(?im)^location:\s*(\S+)', s.recv(2048))
+            loc = m and m.group(1).decode()
+        except socket.timeout:
+            pass
+    if loc is None:
+        sys.exit('no answer to M-SEARCH within 5 s')
+    print('ssdp: %s in %d ms' % (loc, (time.monotonic() - start) * 1000))
+    desc = urllib.request.urlopen(loc, timeout=2).read().decode()
+    for svc in re.findall(r'<service>(.*?)</service>', desc, re.S):
+        st = re.search(r'<serviceType>(.*?)<', svc).group(1)
+        if ':WANIPConnection:' in st:
+            url = urljoin(loc, re.search(r'<controlURL>(.*?)<', svc).group(1))
+            break
+    else:
+        sys.exit('no WANIPConnection service in ' + loc)
+
+    def soap(action, args):
+        body = ''.join('<%s>%s</%s>' % (k, v, k) for k, v in args)
+        env = ('<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"'
+               ' s:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><s:Body>'
+               '<u:%s xmlns:u="%s">%s</u:%s></s:Body></s:Envelope>' % (action, st, body, action))
+        req = urllib.request.Request(url, env.encode(), {
+            'Content-Type': 'text/xml; charset="utf-8"', 'SOAPAction': '"%s#%s"' % (st, action)})
+        try:
+            return urllib.request.urlopen(req, timeout=2).read().decode()
+        except urllib.error.HTTPError as e:
+            sys.exit('%s: %s %s' % (action, e.code, e.read().decode()))
+
+    ext = re.search(r'<NewExternalIPAddress>(.*?)<', soap('GetExternalIPAddress', []))
+    print('external: ' + ext.group(1))
+    soap('AddPortMapping', [('NewRemoteHost', ''), ('NewExternalPort', eport),
+                            ('NewProtocol', 'UDP'), ('NewInternalPort', iport),
+                            ('NewInternalClient', addr), ('NewEnabled', '1'),
+                            ('NewPortMappingDescription', 'natlab'), ('NewLeaseDuration', '0')])
+    print('mapped: UDP %s -> %s:%s' % (eport, addr, iport))
+
+def natpmp(router):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(1)
+    s.sendto(b'\0\0', (router, 5351))
+    r = s.recv(16)
+    ver, op, result = struct.unpack('!BBH', r[:4])
+    print('natpmp: op %d result %d external %s' % (op, result, socket.inet_ntoa(r[8:12])))
+
+{'upnp': upnp, 'natpmp': natpmp}[sys.argv[1]](*sys.argv[2:])
+PY
+
+# recv_on NODE PORT: natprobe waits there for one datagram (1 s), output in
+# $T/recv; RPID is its process, bound when this returns.
+recv_on() {
+	nat_exec "$1" "$NP" recv "$2" >"$T/recv" 2>&1 &
+	RPID=$!
+	nat_wait_port "$1" udp "$2" || nat_lab_die "natprobe recv does not bind $1:$2"
+}
+# received: what recv_on got, in $OUT, status in $RC.
+received() {
+	wait "$RPID"
+	RC=$?
+	OUT=$(cat "$T/recv")
+}
+
+check "nat_upnp refuses a double home" eval '! (nat_upnp d) >/dev/null 2>&1'
+nat_upnp s
+EXT=40000
+ROUTER_S=${NAT_IP_sa%.*}.1
+OUT=$(nat_exec sa python3 "$T/igd.py" natpmp "$ROUTER_S" 2>&1)
+report "upnp: NAT-PMP tells sa the external address $WAN_S" has "natpmp: op 128 result 0 external $WAN_S"
+recv_on sa 7000
+quiet nat_exec pub "$NP" send --from 7100 "$WAN_S:$EXT" unmapped
+received
+report "upnp: without a mapping, pub's datagram to $WAN_S:$EXT is dropped" test "$RC" -eq 1
+OUT=$(nat_exec sa python3 "$T/igd.py" upnp "$NAT_IP_sa" 7000 "$EXT" 2>&1)
+RC=$?
+report "upnp: sa finds the router by SSDP ($(printf '%s\n' "$OUT" | sed -n 's/^ssdp: //p'))" \
+	has_text "ssdp: http://$ROUTER_S:$NAT_UPNP_HTTP_PORT/"
+report "upnp: GetExternalIPAddress says $WAN_S" has "external: $WAN_S"
+# shellcheck disable=SC2016
+report "upnp: AddPortMapping $EXT -> $NAT_IP_sa:7000" \
+	eval 'test "$RC" -eq 0 && has "mapped: UDP $EXT -> $NAT_IP_sa:7000"'
+recv_on sa 7000
+quiet nat_exec pub "$NP" send --from 7100 "$WAN_S:$EXT" mapped
+received
+report "upnp: now pub's datagram to $WAN_S:$EXT reaches sa:7000" has "$NAT_PUB_IP:7100 mapped"
+recv_on pub 7100
+quiet nat_exec sa "$NP" send --from 7000 "$NAT_PUB_IP:7100" reply
+received
+report "upnp: sa's reply from port 7000 reaches pub from $WAN_S:$EXT, not re-mapped" \
+	has "$WAN_S:$EXT reply"
+# miniupnpd 2.3.1 adds no SNAT for a UPnP or NAT-PMP mapping: a flow that sa
+# opens itself from the mapped port is masqueraded as any other.
+recv_on pub 7101
+quiet nat_exec sa "$NP" send --from 7000 "$NAT_PUB_IP:7101" first
+received
+# shellcheck disable=SC2016
+report "upnp: a flow sa opens itself from port 7000 leaves from another port ($OUT)" \
+	eval 'has_text "$WAN_S:" && lacks_text "$WAN_S:$EXT "'
+recv_on sa 7000
+quiet nat_exec pub "$NP" send --from 7101 "$WAN_S:$EXT" back
+received
+report "upnp: that peer's datagram to the mapping still reaches sa (seen as $OUT)" has_text " back"
+
+# TURN on pub, used from behind the symmetric NAT, relaying to a peer on gw.
+# pub's echo server holds 3478 until now.
+check "nat_turn refuses a port that is taken" eval '! (nat_turn pub labsecret) >/dev/null 2>&1'
+nat_stop "$ECHO_PUB"
+nat_turn pub labsecret
+nat_spawn gw turnpeer turnutils_peer -L "$NAT_GW_IP" -p 3480
+nat_wait_port gw udp 3480 || nat_lab_die "no turnutils_peer on gw" "$T/turnpeer.log"
+# uclient NODE SECRET [TTL]: an allocation on pub, 5 messages through it to
+# gw's peer and back; output in $OUT, status in $RC. uclient retries an
+# allocation for ever when something else answers: hence the timeout.
+uclient() {
+	# shellcheck disable=SC2046
+	set -- "$1" $(nat_turn_cred "$2" ${3:+"$3"})
+	OUT=$(nat_exec "$1" timeout 30 turnutils_uclient -n 5 -c -X -u "$2" -w "$3" \
+		-e "$NAT_GW_IP" -r 3480 "$NAT_PUB_IP" 2>&1)
+	RC=$?
+}
+uclient sa labsecret
+# shellcheck disable=SC2016
+report "turn: sa relays 5 messages through pub to gw and back" \
+	eval 'test "$RC" -eq 0 && has_text "tot_send_msgs=5, tot_recv_msgs=5" && has_text "Total lost packets 0 "'
+uclient sa wrongsecret
+# shellcheck disable=SC2016
+report "turn: a credential from another secret is refused" \
+	eval 'test "$RC" -ne 0 && has_text "Cannot complete Allocation"'
+uclient sa labsecret -60
+# shellcheck disable=SC2016
+report "turn: an expired credential is refused" \
+	eval 'test "$RC" -ne 0 && has_text "Cannot complete Allocation"'
 
 # Nothing leads out. links_inside NS...: every link of these namespaces is lo,
 # a bridge or a veth whose other end is in one of them, MTU 1500.
