@@ -102,8 +102,15 @@ struct ice_ctx {
 	sp_timer *flush, *reap, *links;
 	uint8_t addrs[16];            /* addresses_digest at the last (re)start */
 	struct ice *dead;             /* agents to free on the next reap */
+	/* The UPnP probe (probe_start): igd -1 while it runs, 0 no router,
+	 * 1 a router maps ports (igd_addr: its external address). */
+	NiceAgent *probe;
+	sp_member *probe_m;
+	int probe_dead, igd;
+	char igd_addr[64];
 	char turn_server[64], turn_user[128], turn_password[128];
 	uint64_t started, direct, failed, restarts, msgs_in, msgs_out, msgs_stale;
+	uint64_t fallbacks;           /* pinned pairs given up for the relay */
 };
 
 static const char *
@@ -219,6 +226,9 @@ send_pending(struct ice *i)
 	i->npending = 0;
 	msg->done = i->gathered;
 	msg->path = (uint32_t)i->local_kind;
+	sp_debug("ice: %s: to the peer: session %08x answers %08x%s, %zu candidates%s, path %s",
+	    i->p->name, msg->session, msg->answers, msg->ufrag[0] ? ", credentials" : "",
+	    msg->ncandidates, msg->done ? ", done" : "", kind_name((int)msg->path));
 	if (cp_send(m, msg) == SP_OK) {
 		i->creds_sent = 1;
 		i->done_sent = i->gathered;
@@ -391,6 +401,7 @@ cb_candidate(NiceAgent *agent, NiceCandidate *c, gpointer data)
 		g_free(sdp);
 		return;
 	}
+	sp_debug("ice: %s: local candidate %s", i->p->name, sdp);
 	i->pending[i->npending++] = sdp;
 	flush_soon(i->m);
 }
@@ -458,6 +469,8 @@ cb_state(NiceAgent *agent, guint stream, guint comp, guint state, gpointer data)
 	snprintf(i->why, sizeof(i->why), "%s", i->state == I_READY ? "consent-lost" :
 	    "no-working-pair");
 	sp_info("ice: %s: %s; on the relay", i->p->name, i->why);
+	if (i->state == I_READY)
+		i->m->ice->fallbacks++;
 	fast_close(i);
 	unpin(i);
 	i->state = I_FAILED;
@@ -528,9 +541,9 @@ host_port(const struct sockaddr_storage *ss, char host[INET6_ADDRSTRLEN], uint16
  * own (ICE through the tunnel would carry the tunnel inside itself) and
  * loopback's; link-local IPv6 too is left out. */
 static int
-add_addresses(struct ice *i)
+add_addresses(sp_member *m, NiceAgent *agent)
 {
-	const char *tun = sp_tunnel_ifname(i->m->d->tunnel);
+	const char *tun = sp_tunnel_ifname(m->d->tunnel);
 	struct ifaddrs *ifa, *a;
 	int n = 0;
 
@@ -543,7 +556,7 @@ add_addresses(struct ice *i)
 			continue;
 		if (a->ifa_addr->sa_family == AF_INET6) {
 			const struct in6_addr *x = &((struct sockaddr_in6 *)a->ifa_addr)->sin6_addr;
-			if (IN6_IS_ADDR_LINKLOCAL(x) || memcmp(x->s6_addr, i->m->d->cloud.prefix, 6) == 0)
+			if (IN6_IS_ADDR_LINKLOCAL(x) || memcmp(x->s6_addr, m->d->cloud.prefix, 6) == 0)
 				continue;
 		} else if (a->ifa_addr->sa_family != AF_INET) {
 			continue;
@@ -551,12 +564,14 @@ add_addresses(struct ice *i)
 		nice_address_init(&na);
 		nice_address_set_from_sockaddr(&na, a->ifa_addr);
 		nice_address_set_port(&na, 0);
-		if (nice_agent_add_local_address(i->agent, &na))
+		if (nice_agent_add_local_address(agent, &na))
 			n++;
 	}
 	freeifaddrs(ifa);
 	return n;
 }
+
+static void probe_free(struct ice_ctx *c);
 
 static void
 ice_free(struct ice *i)
@@ -589,6 +604,8 @@ kill_agent(sp_member *m, struct mpeer *p)
 		return;
 	p->ice = NULL;
 	i->dead = 1;
+	if (i->state == I_READY)
+		m->ice->fallbacks++;   /* off a direct path, onto the relay */
 	fast_close(i);
 	unpin(i);
 	if (i->has_vep) {
@@ -611,6 +628,82 @@ on_reap(void *arg)
 		m->ice->dead = i->next;
 		ice_free(i);
 	}
+	if (m->ice->probe_dead)
+		probe_free(m->ice);
+}
+
+/*
+ * The UPnP probe: an agent of its own with UPnP and no STUN, whose only
+ * possible server-reflexive candidate is a router's mapping. Run at start
+ * and when our addresses change; agents made after it know whether to ask
+ * the router or the gateway's STUN service.
+ */
+static void
+probe_candidate(NiceAgent *agent, NiceCandidate *cand, gpointer data)
+{
+	sp_member *m = data;
+	char a[NICE_ADDRESS_STRING_LEN];
+
+	(void)agent;
+	if (cand->type != NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE || m->ice->igd == 1)
+		return;
+	nice_address_to_string(&cand->addr, a);
+	snprintf(m->ice->igd_addr, sizeof(m->ice->igd_addr), "%s", a);
+	m->ice->igd = 1;
+	sp_info("ice: a UPnP-IGD router maps ports for us (its address %s): agents use it "
+	    "instead of STUN", a);
+}
+
+static void
+probe_done(NiceAgent *agent, guint stream, gpointer data)
+{
+	sp_member *m = data;
+
+	(void)agent;
+	(void)stream;
+	if (m->ice->igd != 1) {
+		m->ice->igd = 0;
+		sp_debug("ice: no UPnP-IGD router answered; agents use the gateway's STUN service");
+	}
+	m->ice->probe_dead = 1;
+	sp_timer_arm(m->ice->reap, 0);   /* the probe goes, with its mapping */
+}
+
+static void
+probe_free(struct ice_ctx *c)
+{
+	if (c->probe == NULL)
+		return;
+	g_signal_handlers_disconnect_by_data(c->probe, c->probe_m);
+	g_object_unref(c->probe);
+	c->probe = NULL;
+	c->probe_dead = 0;
+}
+
+static void
+probe_start(sp_member *m)
+{
+	struct ice_ctx *c = m->ice;
+	guint stream;
+
+	probe_free(c);
+	c->igd = -1;
+	c->igd_addr[0] = '\0';
+	c->probe_m = m;
+	c->probe = nice_agent_new_full(c->ctx, NICE_COMPATIBILITY_RFC5245, 0);
+	if (c->probe == NULL)
+		goto none;
+	g_object_set(c->probe, "upnp", TRUE, "upnp-timeout", UPNP_TIMEOUT_MS, "ice-tcp", FALSE,
+	    NULL);
+	if (add_addresses(m, c->probe) == 0 || (stream = nice_agent_add_stream(c->probe, 1)) == 0)
+		goto none;
+	g_signal_connect(c->probe, "new-candidate-full", G_CALLBACK(probe_candidate), m);
+	g_signal_connect(c->probe, "candidate-gathering-done", G_CALLBACK(probe_done), m);
+	if (nice_agent_gather_candidates(c->probe, stream))
+		return;
+none:
+	probe_free(c);
+	c->igd = 0;
 }
 
 static size_t
@@ -650,12 +743,17 @@ agent_new(sp_member *m, struct mpeer *p)
 	    NICE_AGENT_OPTION_ICE_TRICKLE | NICE_AGENT_OPTION_CONSENT_FRESHNESS);
 	if (i->agent == NULL)
 		goto fail;
-	g_object_set(i->agent, "controlling-mode", i->controlling, "upnp", TRUE, "ice-tcp", FALSE,
-	    "upnp-timeout", UPNP_TIMEOUT_MS, NULL);
-	/* The gateway's STUN service answers on its WireGuard port. */
-	if (m->udp_ep_len != 0 && host_port(&m->udp_ep, host, &port) == SP_OK)
+	/* Behind a UPnP-IGD router (the probe found one) the router's mapping
+	 * is the reflexive candidate, and STUN stays off: libnice 0.1.21 keeps
+	 * one server-reflexive candidate per external address, and the
+	 * gateway's STUN answer, always first, would push the mapping out
+	 * (useless behind a symmetric NAT). Otherwise the gateway's STUN
+	 * service, on its WireGuard port; UPnP only while the probe runs. */
+	g_object_set(i->agent, "controlling-mode", i->controlling, "ice-tcp", FALSE,
+	    "upnp", c->igd != 0, "upnp-timeout", UPNP_TIMEOUT_MS, NULL);
+	if (c->igd != 1 && m->udp_ep_len != 0 && host_port(&m->udp_ep, host, &port) == SP_OK)
 		g_object_set(i->agent, "stun-server", host, "stun-server-port", (guint)port, NULL);
-	if (add_addresses(i) == 0) {
+	if (add_addresses(m, i->agent) == 0) {
 		snprintf(i->why, sizeof(i->why), "no-local-address");
 		goto fail;
 	}
@@ -844,6 +942,7 @@ on_links_quiet(void *arg)
 	if (memcmp(now, m->ice->addrs, sizeof(now)) == 0)
 		return;
 	memcpy(m->ice->addrs, now, sizeof(now));
+	probe_start(m);
 	for (size_t k = 0; k < m->npeers; k++) {
 		struct mpeer *p = m->peers[k];
 		if (p->ice == NULL)
@@ -856,13 +955,54 @@ on_links_quiet(void *arg)
 	}
 }
 
+/* Whether addr (a socket's own address) is still one of ours. */
+static int
+address_present(const struct sockaddr_storage *addr)
+{
+	struct ifaddrs *ifa, *a;
+	int found = 0;
+
+	if (getifaddrs(&ifa) != 0)
+		return 1;   /* cannot tell: keep the pair */
+	for (a = ifa; a != NULL && !found; a = a->ifa_next) {
+		if (a->ifa_addr == NULL || a->ifa_addr->sa_family != addr->ss_family)
+			continue;
+		if (addr->ss_family == AF_INET)
+			found = memcmp(&((struct sockaddr_in *)a->ifa_addr)->sin_addr,
+			    &((const struct sockaddr_in *)addr)->sin_addr, 4) == 0;
+		else
+			found = memcmp(&((struct sockaddr_in6 *)a->ifa_addr)->sin6_addr,
+			    &((const struct sockaddr_in6 *)addr)->sin6_addr, 16) == 0;
+	}
+	freeifaddrs(ifa);
+	return found;
+}
+
 void
 ice_on_link_change(sp_member *m)
 {
-	/* Netlink reports a move as a burst (link, address, route): act once
-	 * it is quiet. */
-	if (m->ice != NULL)
-		sp_timer_arm(m->ice->links, LINKS_QUIET_MS);
+	if (m->ice == NULL)
+		return;
+	/* A pair whose local address went cannot carry anything: back to the
+	 * relay at once, without waiting for the restart. */
+	for (size_t k = 0; k < m->npeers; k++) {
+		struct ice *i = m->peers[k]->ice;
+		struct sockaddr_storage la;
+		socklen_t ll = sizeof(la);
+		if (i == NULL || i->fast_fd < 0 ||
+		    getsockname(i->fast_fd, (struct sockaddr *)&la, &ll) != 0 || address_present(&la))
+			continue;
+		sp_info("ice: %s: the pair's local address is gone; on the relay", i->p->name);
+		m->ice->fallbacks++;
+		fast_close(i);
+		unpin(i);
+		i->state = I_FAILED;
+		snprintf(i->why, sizeof(i->why), "address-gone");
+		i->failed_ms = sp_clock_mono_ms();
+	}
+	/* Netlink reports a move as a burst (link, address, route): restart
+	 * once it is quiet. */
+	sp_timer_arm(m->ice->links, LINKS_QUIET_MS);
 }
 
 void
@@ -915,11 +1055,13 @@ ice_counters(const sp_member *m, sp_ctl_reply *r)
 		return;
 	}
 	sp_ctl_reply_field(r, "ice", "on agents=%zu started=%llu selected=%llu failed=%llu "
-	    "restarts=%llu msgs-in=%llu msgs-out=%llu msgs-stale=%llu turn=%s", live_agents(m),
+	    "restarts=%llu fallbacks=%llu msgs-in=%llu msgs-out=%llu msgs-stale=%llu turn=%s upnp=%s%s",
+	    live_agents(m),
 	    (unsigned long long)c->started, (unsigned long long)c->direct,
 	    (unsigned long long)c->failed, (unsigned long long)c->restarts,
-	    (unsigned long long)c->msgs_in, (unsigned long long)c->msgs_out,
-	    (unsigned long long)c->msgs_stale, c->turn_server[0] ? c->turn_server : "none");
+	    (unsigned long long)c->fallbacks, (unsigned long long)c->msgs_in, (unsigned long long)c->msgs_out,
+	    (unsigned long long)c->msgs_stale, c->turn_server[0] ? c->turn_server : "none",
+	    c->igd < 0 ? "probing" : c->igd ? "yes:" : "no", c->igd == 1 ? c->igd_addr : "");
 }
 
 /* libnice's own log lines go to ours at debug level. */
@@ -962,6 +1104,7 @@ ice_start(sp_member *m, sp_errmsg *e)
 	g_log_set_handler("libnice", G_LOG_LEVEL_MASK, on_glib_log, NULL);
 	m->ice = c;
 	addresses_digest(m, c->addrs);
+	probe_start(m);
 	hook.prepare = hook_prepare;
 	hook.dispatch = hook_dispatch;
 	hook.arg = c;
@@ -979,6 +1122,7 @@ ice_stop(sp_member *m)
 	for (size_t k = 0; k < m->npeers; k++)
 		kill_agent(m, m->peers[k]);
 	on_reap(m);
+	probe_free(c);
 	sp_loop_set_hook(m->d->loop, NULL);
 	sp_timer_free(c->flush);
 	sp_timer_free(c->reap);
