@@ -25,6 +25,7 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <ifaddrs.h>
 #include <linux/filter.h>
@@ -46,6 +47,70 @@
 #include "member_int.h"
 #include "sp_log.h"
 #include "tunnel.h"
+
+/*
+ * libnice is loaded when a member starts ICE, not linked: its dependencies
+ * (GnuTLS, libsoup, libxml2, ICU through gupnp-igd) map about 8 MB that a
+ * gateway or a daemon with ICE off never needs (bench/tunnel.sh's idle
+ * RSS). The functions used, called through pointers under their own names.
+ */
+#define NICE_FUNCS(X) X(nice_agent_new_full) X(nice_agent_add_local_address) \
+	X(nice_agent_add_stream) X(nice_agent_set_relay_info) X(nice_agent_attach_recv) \
+	X(nice_agent_gather_candidates) X(nice_agent_get_local_credentials) \
+	X(nice_agent_generate_local_candidate_sdp) X(nice_agent_parse_remote_candidate_sdp) \
+	X(nice_agent_set_remote_candidates) X(nice_agent_peer_candidate_gathering_done) \
+	X(nice_agent_set_remote_credentials) X(nice_agent_send) X(nice_agent_get_selected_socket) \
+	X(nice_candidate_free) X(nice_address_init) X(nice_address_set_from_sockaddr) \
+	X(nice_address_set_port) X(nice_address_get_port) X(nice_address_to_string)
+#define NICE_PTR(f) __typeof__(f) *f;
+static struct {
+	void *handle;
+	NICE_FUNCS(NICE_PTR)
+} nicelib;
+#define NICE_LIBRARY "libnice.so.10"
+
+/* Load libnice once; SP_ENOENT with why if it cannot be. */
+static int
+nice_load(const char **why)
+{
+	if (nicelib.handle != NULL)
+		return SP_OK;
+	if ((nicelib.handle = dlopen(NICE_LIBRARY, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		*why = dlerror();
+		return SP_ENOENT;
+	}
+#define NICE_SYM(f) \
+	if ((*(void **)&nicelib.f = dlsym(nicelib.handle, #f)) == NULL) { \
+		*why = "a function is missing (" #f ")"; \
+		dlclose(nicelib.handle); \
+		memset(&nicelib, 0, sizeof(nicelib)); \
+		return SP_ENOENT; \
+	}
+	NICE_FUNCS(NICE_SYM)
+#undef NICE_SYM
+	return SP_OK;
+}
+/* From here on, libnice's names are the pointers. */
+#define nice_agent_new_full nicelib.nice_agent_new_full
+#define nice_agent_add_local_address nicelib.nice_agent_add_local_address
+#define nice_agent_add_stream nicelib.nice_agent_add_stream
+#define nice_agent_set_relay_info nicelib.nice_agent_set_relay_info
+#define nice_agent_attach_recv nicelib.nice_agent_attach_recv
+#define nice_agent_gather_candidates nicelib.nice_agent_gather_candidates
+#define nice_agent_get_local_credentials nicelib.nice_agent_get_local_credentials
+#define nice_agent_generate_local_candidate_sdp nicelib.nice_agent_generate_local_candidate_sdp
+#define nice_agent_parse_remote_candidate_sdp nicelib.nice_agent_parse_remote_candidate_sdp
+#define nice_agent_set_remote_candidates nicelib.nice_agent_set_remote_candidates
+#define nice_agent_peer_candidate_gathering_done nicelib.nice_agent_peer_candidate_gathering_done
+#define nice_agent_set_remote_credentials nicelib.nice_agent_set_remote_credentials
+#define nice_agent_send nicelib.nice_agent_send
+#define nice_agent_get_selected_socket nicelib.nice_agent_get_selected_socket
+#define nice_candidate_free nicelib.nice_candidate_free
+#define nice_address_init nicelib.nice_address_init
+#define nice_address_set_from_sockaddr nicelib.nice_address_set_from_sockaddr
+#define nice_address_set_port nicelib.nice_address_set_port
+#define nice_address_get_port nicelib.nice_address_get_port
+#define nice_address_to_string nicelib.nice_address_to_string
 
 #ifndef SO_ATTACH_REUSEPORT_CBPF
 #define SO_ATTACH_REUSEPORT_CBPF 51
@@ -90,6 +155,7 @@ struct ice {
 	char ltext[80], rtext[80];    /* the selected pair's ends, for status */
 	uint64_t started_ms, selected_ms, failed_ms;
 	uint64_t switches;
+	uint64_t slow_rx, slow_tx;    /* datagrams through libnice's own path */
 	char why[48];                 /* I_FAILED: why */
 	struct ice *next;             /* dead: on the reap list */
 };
@@ -493,6 +559,7 @@ cb_recv(NiceAgent *agent, guint stream, guint comp, guint len, gchar *buf, gpoin
 	if (i->dead || !i->has_vep || len == 0 || len > sizeof(copy))
 		return;
 	memcpy(copy, buf, len);
+	i->slow_rx++;
 	sp_tunnel_stream_input(i->m->d->tunnel, &i->vep, copy, len);
 }
 
@@ -513,6 +580,7 @@ vep_send(void *arg, const struct iovec *iov, int n)
 		memcpy(buf + len, iov[k].iov_base, iov[k].iov_len);
 		len += iov[k].iov_len;
 	}
+	i->slow_tx++;
 	return nice_agent_send(i->agent, i->stream, 1, (guint)len, (const gchar *)buf) ==
 	    (gint)len ? 0 : -1;
 }
@@ -1034,7 +1102,7 @@ ice_status(const sp_member *m, const struct mpeer *p, sp_ctl_reply *r)
 		return;
 	sp_ctl_reply_field(r, "member-ice[]", "name=%s state=%s role=%s local-view=%s "
 	    "remote-view=%s local=%s remote=%s age=%llu direct-after-ms=%lld switches=%llu "
-	    "fast=%s%s%s", p->name,
+	    "fast=%s libnice-rx=%llu libnice-tx=%llu%s%s", p->name,
 	    i->state == I_GATHERING ? "gathering" : i->state == I_CHECKING ? "checking" :
 	    i->state == I_READY ? "ready" : "failed", i->controlling ? "controlling" : "controlled",
 	    kind_name(i->local_kind), kind_name(i->remote_kind), i->ltext[0] ? i->ltext : "-",
@@ -1042,6 +1110,7 @@ ice_status(const sp_member *m, const struct mpeer *p, sp_ctl_reply *r)
 	    (unsigned long long)((now - i->started_ms) / 1000),
 	    i->selected_ms ? (long long)(i->selected_ms - i->started_ms) : -1LL,
 	    (unsigned long long)i->switches, i->fast_fd >= 0 ? "yes" : "no",
+	    (unsigned long long)i->slow_rx, (unsigned long long)i->slow_tx,
 	    i->why[0] ? " why=" : "", i->why);
 }
 
@@ -1081,8 +1150,15 @@ ice_start(sp_member *m, sp_errmsg *e)
 	struct ice_ctx *c;
 	sp_loop_hook hook;
 
+	const char *why = "";
+
 	if (m->d->conf.ice == 0 || m->d->tunnel == NULL)
 		return SP_OK;   /* off: every member stays on the relay */
+	if (nice_load(&why) != SP_OK) {
+		sp_warn("ice: cannot load %s (%s): no direct paths, everything through the "
+		    "gateway's relay", NICE_LIBRARY, why);
+		return SP_OK;
+	}
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return sp_errf(e, SP_ENOMEM, "out of memory");
 	c->ctx = g_main_context_new();
