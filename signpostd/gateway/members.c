@@ -479,9 +479,14 @@ hello(struct cp_conn *c, const sp_cp_msg *in)
 		    c->name);
 		return 0;
 	}
-	/* The daemon's newer connection replaces its older one. */
-	if ((old = conn_of(m, c->name)) != NULL)
+	/* The daemon's newer connection replaces its older one, and takes over
+	 * its ICE budget: a member gets 64 a second, however many times it
+	 * connects. */
+	if ((old = conn_of(m, c->name)) != NULL) {
+		c->ice_second = old->ice_second;
+		c->ice_count = old->ice_count;
 		conn_free(old);
+	}
 	c->hello = 1;
 	c->version = in->version;
 	sp_stream_set_timeout(c->s, CP_TIMEOUT_MS);
