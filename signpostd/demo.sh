@@ -6,9 +6,12 @@
 # the gateway; the phone paired by the QR code the gateway shows; its name
 # validated with DNSSEC from the anchor the code carried; the phone pairing
 # the laptop in turn; the laptop looking up phone.alice.example with its
-# own validating resolver, pinging it by name and sending it a file through
-# the gateway's relay, end to end encrypted, with the path shown; then the
-# phone's network dropping all UDP, and the phone moving to TLS on TCP 443.
+# own validating resolver and pinging it by name: the first reply through
+# the gateway's relay, end to end encrypted, then ICE finding a direct path
+# through both NATs and the tunnel moving onto it, with both paths and the
+# time of the switch shown; a file sent by name on the direct path; then
+# the phone's network dropping all UDP: the direct path goes silent, the
+# pair falls back to the relay, and the phone moves to TLS on TCP 443.
 # Needs root.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -107,19 +110,42 @@ LAPTOP=$(addr_of laptop)
 nat_resolver laptop "$LAPTOP"
 nat_resolver phone "$PHONE"
 
+forwarded() { sp --state "$G" status --json | sed -n 's/.*"relay":"[^"]*forwarded=\([0-9]*\).*/\1/p'; }
 say "On the laptop: dig phone.$ZONE   (its own signpostd answers, validated: flag ad)"
+f0=$(forwarded)
 start=$(date +%s%N)
 out=$(nat_exec laptop dig +dnssec +noall +answer +comments "phone.$ZONE" AAAA)
 printf '%s\n' "$out" | grep -E 'flags:|AAAA'
 printf '%s\n' "$out" | grep -q 'flags:.* ad' || die "the laptop's answer is not validated"
 
-say "The laptop reaches the phone by name, across both NATs: ping phone.$ZONE"
-nat_exec laptop ping -6 -c 3 -i 0.2 -W 2 "phone.$ZONE" >"$T/ping" || { cat "$T/ping"; die "the laptop does not reach phone.$ZONE"; }
-end=$(date +%s%N)
-cat "$T/ping"
-echo "(from the lookup to the third reply: $(((end - start) / 1000000)) ms; the lookup opened the tunnel)"
+path_to() { sp --state "$1" status --json | sed -n "s/.*{\"name\":\"$2\"[^}]*\"path\":\"\([^\"]*\)\".*/\1/p"; }
+ice_line() { sp --state "$1" status | sed -n "s/^ *ice name=$2 //p" | sed 's/ switches=.*//'; }
 
-say "A file from the laptop to phone.$ZONE over TCP, end to end encrypted through the gateway's relay"
+say "The laptop reaches the phone by name, across both NATs: ping -c 1 phone.$ZONE"
+nat_exec laptop ping -6 -c 1 -W 2 "phone.$ZONE" >"$T/ping" || { cat "$T/ping"; die "the laptop does not reach phone.$ZONE"; }
+end=$(date +%s%N)
+sed -n '2p' "$T/ping"
+echo "(from the lookup to the first reply: $(((end - start) / 1000000)) ms. The lookup opened the tunnel"
+echo " through the gateway's relay, which forwarded $(($(forwarded) - f0)) packets it cannot read: the handshake;"
+echo " and it started ICE)"
+
+say "ICE: the laptop and the phone traded candidates through the gateway and found a direct path"
+i=0
+until [ "$(path_to "$L" phone)" = reflexive ] && [ "$(path_to "$P" laptop)" = reflexive ]; do
+	i=$((i + 1))
+	[ $i -le 200 ] || die "no direct path in 10 s (laptop: $(path_to "$L" phone))"
+	sleep 0.05
+done
+echo "the path was relay-udp; it is now $(path_to "$L" phone) (through both NATs' mappings), switched $(sp --state "$L" status --json | sed -n 's/.*"direct-after-ms":"\([0-9]*\)".*/\1/p') ms after the lookup started ICE"
+echo "laptop: $(ice_line "$L" phone)"
+echo "phone:  $(ice_line "$P" laptop)"
+
+say "ping phone.$ZONE again: now on the direct path; the relay forwards nothing"
+f0=$(forwarded)
+nat_exec laptop ping -6 -c 3 -i 0.2 -W 2 "phone.$ZONE" | sed -n '2,4p'
+echo "(the gateway's relay forwarded $(($(forwarded) - f0)) packets meanwhile)"
+
+say "A file from the laptop to phone.$ZONE over TCP, end to end encrypted, on the direct path"
 head -c 2000000 /dev/urandom >"$T/file"
 nat_exec phone nc -6 -l -N 7000 >"$T/received" &
 NC=$!
@@ -134,21 +160,25 @@ echo "sent 2000000 bytes, sha256 $a...; the phone got $(wc -c <"$T/received") by
 say "signpost status   (on the laptop: the path to each member)"
 sp --state "$L" status | sed -n '/gateway:/p;/members (/,/^  [a-z]*:/p' | grep -v '^  [a-z]*:  '
 
-say "signpost status   (on the gateway: what its relay forwarded, and never opened)"
-sp --state "$G" status | grep 'relay:'
+say "signpost status   (on the gateway: its relay, its STUN service and the ICE rendezvous)"
+sp --state "$G" status --json | sed -n 's/.*"relay":"\([^"]*\)".*/  relay:      \1/p'
+sp --state "$G" status --json | sed -n 's/.*"stun":"\([^"]*\)".*/  stun:       \1/p'
+sp --state "$G" status --json | sed -n 's/.*"rendezvous":"\([^"]*\)".*/  rendezvous: \1/p'
 
 say "The phone's mobile network starts dropping all UDP; the phone pings the laptop"
 nat_udp_block mobile on
 t0=$(date +%s%N)
 nat_exec phone ping -6 -c 1 -W 1 "laptop.$ZONE" >/dev/null 2>&1 || true
 i=0
-until sp --state "$P" status --json | grep -q '"gateway-path":"tcp-443"'; do
+until sp --state "$P" status --json | grep -q '"gateway-path":"tcp-443"' &&
+	[ "$(path_to "$L" phone)" = relay-udp ]; do
 	i=$((i + 1))
-	[ $i -le 200 ] || die "the phone did not move to TCP 443"
+	[ $i -le 400 ] || die "the phone did not move to TCP 443, or the pair stayed direct"
 	sleep 0.05
 done
 t1=$(date +%s%N)
-echo "(the phone's session with its gateway moved to TLS on TCP 443 after $(((t1 - t0) / 1000000)) ms)"
+echo "(after $(((t1 - t0) / 1000000)) ms: the direct path went silent and the pair fell back to the relay;"
+echo " the phone's session with its gateway moved to TLS on TCP 443)"
 say "The laptop still reaches phone.$ZONE: ping, and the path on each side"
 nat_exec laptop ping -6 -c 3 -i 0.2 -W 2 "phone.$ZONE" || die "the laptop does not reach the phone over TCP 443"
 echo "on the phone:"

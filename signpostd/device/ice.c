@@ -124,6 +124,14 @@ nice_load(const char **why)
 #define UPNP_TIMEOUT_MS 2000      /* libnice's 200 ms default misses slow routers */
 #define FDS_MAX 256
 #define LINKS_QUIET_MS 300        /* after the last netlink event of a burst */
+/* A pinned path that carries data out and nothing back for PROBE_MS gets a
+ * handshake (which the peer answers at once); nothing back for DEAD_MS
+ * and the path is given up for the relay and ICE starts again. Faster than
+ * consent freshness (30 s), and no false alarm on one-way traffic: the
+ * handshake's answer counts. */
+#define PROBE_MS 1500
+#define DEAD_MS 4000
+#define TICK_MS 500
 
 /* libnice's type preference for UPnP-mapped candidates (NAT-assisted, 105:
  * libnice's candidate-priv.h), in the priority's top byte: how a remote
@@ -156,6 +164,7 @@ struct ice {
 	uint64_t started_ms, selected_ms, failed_ms;
 	uint64_t switches;
 	uint64_t slow_rx, slow_tx;    /* datagrams through libnice's own path */
+	uint64_t probed_ms;           /* our liveness handshake on the pair; 0: none */
 	char why[48];                 /* I_FAILED: why */
 	struct ice *next;             /* dead: on the reap list */
 };
@@ -165,7 +174,7 @@ struct ice_ctx {
 	GPollFD fds[FDS_MAX];
 	gint nfds, max_prio;
 	int prepared;
-	sp_timer *flush, *reap, *links;
+	sp_timer *flush, *reap, *links, *tick;
 	uint8_t addrs[16];            /* addresses_digest at the last (re)start */
 	struct ice *dead;             /* agents to free on the next reap */
 	/* The UPnP probe (probe_start): igd -1 while it runs, 0 no router,
@@ -177,6 +186,7 @@ struct ice_ctx {
 	char turn_server[64], turn_user[128], turn_password[128];
 	uint64_t started, direct, failed, restarts, msgs_in, msgs_out, msgs_stale;
 	uint64_t fallbacks;           /* pinned pairs given up for the relay */
+	uint64_t silent;              /* of them, because nothing came back */
 };
 
 static const char *
@@ -1046,6 +1056,42 @@ address_present(const struct sockaddr_storage *addr)
 	return found;
 }
 
+/* Liveness of the pinned pairs (PROBE_MS, DEAD_MS). */
+static void
+on_tick(void *arg)
+{
+	sp_member *m = arg;
+	uint64_t now = sp_clock_mono_ms();
+
+	for (size_t k = 0; k < m->npeers; k++) {
+		struct mpeer *p = m->peers[k];
+		struct ice *i = p->ice;
+		sp_tunnel_peer_info pi;
+		if (i == NULL || i->state != I_READY || p->state != M_READY ||
+		    sp_tunnel_peer_info_get(m->d->tunnel, p->x, &pi) != SP_OK)
+			continue;
+		if (pi.unanswered_ms < PROBE_MS) {
+			i->probed_ms = 0;
+			continue;
+		}
+		if (i->probed_ms == 0) {
+			i->probed_ms = now;
+			(void)sp_tunnel_peer_rehandshake(m->d->tunnel, p->x);
+			continue;
+		}
+		if (pi.unanswered_ms < DEAD_MS || now - i->probed_ms < PROBE_MS)
+			continue;
+		sp_info("ice: %s: nothing back on the %s path for %llu ms; on the relay, and ICE "
+		    "starts again", p->name, kind_name(combined_kind(i)),
+		    (unsigned long long)pi.unanswered_ms);
+		m->ice->silent++;
+		m->ice->restarts++;
+		kill_agent(m, p);
+		(void)agent_new(m, p);
+	}
+	sp_timer_arm(m->ice->tick, TICK_MS);
+}
+
 void
 ice_on_link_change(sp_member *m)
 {
@@ -1124,11 +1170,12 @@ ice_counters(const sp_member *m, sp_ctl_reply *r)
 		return;
 	}
 	sp_ctl_reply_field(r, "ice", "on agents=%zu started=%llu selected=%llu failed=%llu "
-	    "restarts=%llu fallbacks=%llu msgs-in=%llu msgs-out=%llu msgs-stale=%llu turn=%s upnp=%s%s",
+	    "restarts=%llu fallbacks=%llu silent=%llu msgs-in=%llu msgs-out=%llu msgs-stale=%llu turn=%s upnp=%s%s",
 	    live_agents(m),
 	    (unsigned long long)c->started, (unsigned long long)c->direct,
 	    (unsigned long long)c->failed, (unsigned long long)c->restarts,
-	    (unsigned long long)c->fallbacks, (unsigned long long)c->msgs_in, (unsigned long long)c->msgs_out,
+	    (unsigned long long)c->fallbacks, (unsigned long long)c->silent,
+	    (unsigned long long)c->msgs_in, (unsigned long long)c->msgs_out,
 	    (unsigned long long)c->msgs_stale, c->turn_server[0] ? c->turn_server : "none",
 	    c->igd < 0 ? "probing" : c->igd ? "yes:" : "no", c->igd == 1 ? c->igd_addr : "");
 }
@@ -1169,9 +1216,11 @@ ice_start(sp_member *m, sp_errmsg *e)
 	}
 	if (sp_timer_new(m->d->loop, on_flush, m, &c->flush) != SP_OK ||
 	    sp_timer_new(m->d->loop, on_reap, m, &c->reap) != SP_OK ||
-	    sp_timer_new(m->d->loop, on_links_quiet, m, &c->links) != SP_OK) {
+	    sp_timer_new(m->d->loop, on_links_quiet, m, &c->links) != SP_OK ||
+	    sp_timer_new(m->d->loop, on_tick, m, &c->tick) != SP_OK) {
 		sp_timer_free(c->flush);
 		sp_timer_free(c->reap);
+		sp_timer_free(c->links);
 		g_main_context_release(c->ctx);
 		g_main_context_unref(c->ctx);
 		free(c);
@@ -1181,6 +1230,7 @@ ice_start(sp_member *m, sp_errmsg *e)
 	m->ice = c;
 	addresses_digest(m, c->addrs);
 	probe_start(m);
+	sp_timer_arm(c->tick, TICK_MS);
 	hook.prepare = hook_prepare;
 	hook.dispatch = hook_dispatch;
 	hook.arg = c;
@@ -1203,6 +1253,7 @@ ice_stop(sp_member *m)
 	sp_timer_free(c->flush);
 	sp_timer_free(c->reap);
 	sp_timer_free(c->links);
+	sp_timer_free(c->tick);
 	/* What the agents left on the context (UPnP, TURN refreshes) goes. */
 	while (g_main_context_iteration(c->ctx, FALSE))
 		;

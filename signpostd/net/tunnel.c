@@ -496,6 +496,17 @@ sp_tunnel_peer_kick(sp_tunnel *t, const uint8_t pub[32])
 }
 
 int
+sp_tunnel_peer_rehandshake(sp_tunnel *t, const uint8_t pub[32])
+{
+	struct tpeer *p = find_peer(t, pub);
+
+	if (p == NULL)
+		return SP_ENOENT;
+	dp_initiate(t, p);
+	return SP_OK;
+}
+
+int
 sp_tunnel_peer_keepalive(sp_tunnel *t, const uint8_t pub[32])
 {
 	struct tpeer *p = find_peer(t, pub);

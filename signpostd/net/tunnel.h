@@ -111,6 +111,9 @@ int sp_tunnel_peer_relay(sp_tunnel *t, const uint8_t pub[32], uint32_t index);
 /* Start a handshake with the peer now unless it has a session (a lookup of
  * it: the session is up before the application's first packet). */
 int sp_tunnel_peer_kick(sp_tunnel *t, const uint8_t pub[32]);
+/* A handshake with the peer now, on its path, session or not: an answer
+ * proves the path (ICE's liveness check). SP_ENOENT: no such peer. */
+int sp_tunnel_peer_rehandshake(sp_tunnel *t, const uint8_t pub[32]);
 /* Send the peer a keepalive now (a member that moved networks tells its
  * gateway where it is). SP_ENOENT: no such peer. */
 int sp_tunnel_peer_keepalive(sp_tunnel *t, const uint8_t pub[32]);
