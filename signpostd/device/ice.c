@@ -45,6 +45,7 @@
 #include "ctl.h"
 #include "daemon.h"
 #include "member_int.h"
+#include "sp_icesig.h"
 #include "sp_log.h"
 #include "tunnel.h"
 
@@ -414,7 +415,7 @@ pin(struct ice *i)
 	sp_tunnel *t = i->m->d->tunnel;
 	int rc;
 
-	if (i->state != I_READY || !(i->p->state == M_READY))
+	if (i->state != I_READY || i->p->state != M_READY)
 		return;
 	if (i->fast_fd >= 0)
 		rc = sp_tunnel_peer_pin(t, i->p->x, i->fast_id,
@@ -429,7 +430,7 @@ pin(struct ice *i)
 static void
 unpin(struct ice *i)
 {
-	if ((i->p->state == M_READY))
+	if (i->p->state == M_READY)
 		(void)sp_tunnel_peer_unpin(i->m->d->tunnel, i->p->x);
 }
 
@@ -816,7 +817,8 @@ agent_new(sp_member *m, struct mpeer *p)
 	do
 		i->session = randombytes_random();
 	while (i->session == 0);
-	i->controlling = memcmp(sp_key_info_of(sp_daemon_device_key(m->d))->pub, p->ed, 32) < 0;
+	i->controlling = sp_icesig_controlling(sp_key_info_of(sp_daemon_device_key(m->d))->pub,
+	    p->ed);
 	i->agent = nice_agent_new_full(c->ctx, NICE_COMPATIBILITY_RFC5245,
 	    NICE_AGENT_OPTION_ICE_TRICKLE | NICE_AGENT_OPTION_CONSENT_FRESHNESS);
 	if (i->agent == NULL)
@@ -917,6 +919,7 @@ void
 ice_on_msg(sp_member *m, const sp_cp_msg *msg)
 {
 	struct mpeer *p = peers_by_key(m, msg->peer);
+	sp_icesig_agent st = { 0 };
 	struct ice *i;
 
 	if (m->ice == NULL || p == NULL) {
@@ -926,31 +929,34 @@ ice_on_msg(sp_member *m, const sp_cp_msg *msg)
 	}
 	m->ice->msgs_in++;
 	i = p->ice;
-	if (i != NULL && i->remote != 0 && i->remote == msg->session) {
-		add_remote(i, msg);   /* trickle */
-		return;
-	}
-	if (msg->answers != 0) {
-		if (i != NULL && i->remote == 0 && msg->answers == i->session && msg->ufrag[0]) {
-			set_remote(i, msg);
-			return;
-		}
-		m->ice->msgs_stale++;   /* an answer to an agent gone */
-		return;
-	}
-	if (msg->ufrag[0] == '\0') {
-		m->ice->msgs_stale++;   /* trickle for a session we do not know */
-		return;
-	}
-	/* An offer. Both offered at once: the controlling side's stands. */
-	if (i != NULL && i->remote == 0 && i->controlling)
-		return;
 	if (i != NULL) {
+		st.exists = 1;
+		st.session = i->session;
+		st.remote = i->remote;
+		st.controlling = i->controlling;
+	}
+	switch (sp_icesig_decide(&st, msg->session, msg->answers, msg->ufrag[0] != '\0')) {
+	case SP_ICESIG_TRICKLE:
+		add_remote(i, msg);
+		break;
+	case SP_ICESIG_ANSWERED:
+		set_remote(i, msg);
+		break;
+	case SP_ICESIG_RESTART:
 		m->ice->restarts++;
 		kill_agent(m, p);
+		/* FALLTHROUGH */
+	case SP_ICESIG_NEW:
+		if ((i = agent_new(m, p)) != NULL)
+			set_remote(i, msg);
+		break;
+	case SP_ICESIG_GLARE_KEEP:
+		break;   /* our offer stands; the peer answers it */
+	case SP_ICESIG_STALE:
+	default:
+		m->ice->msgs_stale++;
+		break;
 	}
-	if ((i = agent_new(m, p)) != NULL)
-		set_remote(i, msg);
 }
 
 void

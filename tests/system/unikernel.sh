@@ -131,6 +131,12 @@ check "delv validates the new device's name" phone_validated
 GWOV=$(ip netns exec "$NS" kdig @$GUEST4 gateway.alice.example AAAA +short | head -n 1)
 check "the device pings the gateway's overlay address ($GWOV) through the tunnel" \
 	ip netns exec "$NS" ping -6 -c 2 -W 3 "$GWOV"
+# The gateway's STUN service answers on its WireGuard port in the image
+# too (coturn's client, a stranger to our code, reads the answer): members'
+# ICE agents learn their reflexive address from it (docs/stun.md).
+check "the image answers STUN on its WireGuard port with the asker's address" sh -c \
+	"ip netns exec '$NS' timeout 10 turnutils_stunclient -p 51820 $GUEST4 2>&1 |
+	grep -q 'UDP reflexive addr: 10\.53\.0\.1:'"
 check "the reused code is refused" sh -c \
 	"! ip netns exec '$NS' '$BIN/signpost' --state '$T/phone2' join --no-start - <'$T/phone.uri' 2>/dev/null"
 DEVPID=$(sp --state "$DEV" status --json 2>/dev/null | sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
