@@ -201,7 +201,7 @@ while kill -0 "$NC" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); do
 kill "$NC" 2>/dev/null
 verify "a file sent by name arrives byte for byte over TCP 443" cmp -s "$T/tcp.bin" "$T/tcp.got"
 verify "the phone shows the laptop as relay-tcp" test "$(peer_path "$P" laptop)" = relay-tcp
-verify "the gateway counts the TLS connection" test "$(field "$GW" relay-tls | sed -n 's/^connections=\([0-9]*\).*/\1/p')" = 1
+verify "the gateway counts the TLS connection ($(field "$GW" relay-tls))" test "$(field "$GW" relay-tls | sed -n 's/^connections=\([0-9]*\).*/\1/p')" = 1
 nat_udp_block cafe off
 if until_true 250 gw_path_is udp; then
 	ok "when UDP works again, the phone's session goes back to UDP"
