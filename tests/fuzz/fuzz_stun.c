@@ -3,7 +3,8 @@
  * trailing FINGERPRINT made right, so that mutations reach the attribute
  * walk instead of dying on the checksum). A reply must be STUN, answer a
  * Binding request with its transaction id, fit the cap, end in a
- * FINGERPRINT that verifies, map back to the source, come out the same
+ * FINGERPRINT that verifies (none for a classic, cookie-less request, whose
+ * 16-byte id it echoes), map back to the source, come out the same
  * with an exact cap or written over the request, and not fit one byte
  * less. Every outcome is counted exactly once. */
 #include <stdint.h>
@@ -39,21 +40,39 @@ check_reply(const uint8_t *msg, size_t len, int family, const uint8_t *out, size
     const sp_stun_stats *st)
 {
 	uint16_t type = (uint16_t)(out[0] << 8 | out[1]);
+	/* A classic (RFC 3489) request has no cookie: its reply echoes the
+	 * 16-byte id, names the source in the clear, and has no FINGERPRINT. */
+	int classic = memcmp(msg + 4, "\x21\x12\xa4\x42", 4) != 0;
+	size_t alen = family == 4 ? 4 : 16;
 	uint32_t fp;
 
-	if (n > SP_STUN_REPLY_MAX || n < SP_STUN_HEADER + 8 || !sp_stun_is(out, n) ||
+	/* sp_stun_is takes no cookie-less message but a request: a classic
+	 * reply is checked by hand (first bits, the length field). */
+	if (n > SP_STUN_REPLY_MAX || n < SP_STUN_HEADER + 8 ||
+	    (classic ? (out[0] & 0xc0) != 0 || (size_t)(out[2] << 8 | out[3]) != n - SP_STUN_HEADER :
+	    !sp_stun_is(out, n)) ||
 	    !sp_stun_is(msg, len) || msg[0] != 0x00 || msg[1] != 0x01 ||
-	    memcmp(out + 8, msg + 8, SP_STUN_TXID) != 0)
+	    memcmp(out + 4, msg + 4, 4 + SP_STUN_TXID) != 0)
 		__builtin_trap();
-	fp = (uint32_t)out[n - 4] << 24 | (uint32_t)out[n - 3] << 16 | (uint32_t)out[n - 2] << 8 |
-	    out[n - 1];
-	if (memcmp(out + n - 8, "\x80\x28\x00\x04", 4) != 0 ||
-	    fp != (ref_crc32(out, n - 8) ^ 0x5354554eu))
-		__builtin_trap();
-	if (type == 0x0101) {
+	if (classic) {
+		if (memcmp(out + n - 8, "\x80\x28\x00\x04", 4) == 0)
+			__builtin_trap();
+	} else {
+		fp = (uint32_t)out[n - 4] << 24 | (uint32_t)out[n - 3] << 16 |
+		    (uint32_t)out[n - 2] << 8 | out[n - 1];
+		if (memcmp(out + n - 8, "\x80\x28\x00\x04", 4) != 0 ||
+		    fp != (ref_crc32(out, n - 8) ^ 0x5354554eu))
+			__builtin_trap();
+	}
+	if (type == 0x0101 && classic) {
+		/* MAPPED-ADDRESS first, in the clear. */
+		if (st->answered != 1 || out[20] != 0x00 || out[21] != 0x01 || out[23] != 4 + alen ||
+		    out[25] != (family == 4 ? 1 : 2) || (out[26] << 8 | out[27]) != SOURCE_PORT ||
+		    memcmp(out + 28, source, alen) != 0)
+			__builtin_trap();
+	} else if (type == 0x0101) {
 		/* XOR-MAPPED-ADDRESS first, and it names the source. */
 		uint8_t mask[16] = { 0x21, 0x12, 0xa4, 0x42 };
-		size_t alen = family == 4 ? 4 : 16;
 		memcpy(mask + 4, msg + 8, SP_STUN_TXID);
 		if (st->answered != 1 || out[20] != 0x00 || out[21] != 0x20 || out[23] != 4 + alen ||
 		    out[25] != (family == 4 ? 1 : 2) ||
