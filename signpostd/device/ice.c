@@ -61,6 +61,7 @@
 	X(nice_agent_generate_local_candidate_sdp) X(nice_agent_parse_remote_candidate_sdp) \
 	X(nice_agent_set_remote_candidates) X(nice_agent_peer_candidate_gathering_done) \
 	X(nice_agent_set_remote_credentials) X(nice_agent_send) X(nice_agent_get_selected_socket) \
+	X(nice_agent_get_sockets) \
 	X(nice_candidate_free) X(nice_address_init) X(nice_address_set_from_sockaddr) \
 	X(nice_address_set_port) X(nice_address_get_port) X(nice_address_to_string)
 #define NICE_PTR(f) __typeof__(f) *f;
@@ -106,6 +107,7 @@ nice_load(const char **why)
 #define nice_agent_set_remote_credentials nicelib.nice_agent_set_remote_credentials
 #define nice_agent_send nicelib.nice_agent_send
 #define nice_agent_get_selected_socket nicelib.nice_agent_get_selected_socket
+#define nice_agent_get_sockets nicelib.nice_agent_get_sockets
 #define nice_candidate_free nicelib.nice_candidate_free
 #define nice_address_init nicelib.nice_address_init
 #define nice_address_set_from_sockaddr nicelib.nice_address_set_from_sockaddr
@@ -121,6 +123,7 @@ nice_load(const char **why)
 #endif
 
 #define ICE_MAX 32                /* agents at once; more stay on the relay */
+#define TWINS_MAX 8               /* libnice's UDP sockets we pair (host addresses) */
 #define RETRY_MS 30000            /* a failed agent is tried again after this */
 #define UPNP_TIMEOUT_MS 2000      /* libnice's 200 ms default misses slow routers */
 #define FDS_MAX 256
@@ -157,8 +160,18 @@ struct ice {
 	int sent_kind;
 	struct sockaddr_in6 vep;      /* our virtual endpoint: nice_agent_send */
 	int has_vep;
-	int fast_fd;                  /* our socket on the pair's port; -1: none */
-	uint32_t fast_id;
+	/* Our twin of each of libnice's UDP sockets (same port, WireGuard's
+	 * datagrams steered to it), made as soon as the agent gathers: the
+	 * peer's first packets on a pair this side has not selected yet reach
+	 * the tunnel too (libnice drops data from a source it has not
+	 * validated). chosen: the selected pair's, -1 none. */
+	struct twin {
+		int fd;
+		uint32_t id;
+		struct sockaddr_storage la;
+	} twins[TWINS_MAX];
+	size_t ntwins;
+	int chosen;
 	struct sockaddr_storage raddr;   /* the selected pair's remote address */
 	socklen_t raddr_len;
 	char ltext[80], rtext[80];    /* the selected pair's ends, for status */
@@ -351,45 +364,53 @@ steer(int fd)
 	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog));
 }
 
+/* The selected pair is no longer ours to send on (its twin stays). */
 static void
 fast_close(struct ice *i)
 {
-	if (i->fast_fd < 0)
-		return;
-	sp_tunnel_sock_remove(i->m->d->tunnel, i->fast_id);
-	close(i->fast_fd);
-	i->fast_fd = -1;
+	i->chosen = -1;
 }
 
-/* Our socket on the selected pair's local port; -1 if the pair is not on
- * a UDP socket of libnice's (TURN) or the kernel refuses to share it. */
-static int
-fast_open(struct ice *i)
+static void
+twins_close(struct ice *i)
 {
-	GSocket *gs = nice_agent_get_selected_socket(i->agent, i->stream, 1);
+	i->chosen = -1;
+	while (i->ntwins > 0) {
+		struct twin *w = &i->twins[--i->ntwins];
+		sp_tunnel_sock_remove(i->m->d->tunnel, w->id);
+		close(w->fd);
+	}
+}
+
+/* Our twin of one of libnice's sockets (borrowed); its index, or -1 if
+ * the kernel refuses to share the port or there is no room. */
+static int
+twin_open(struct ice *i, GSocket *gs)
+{
 	struct sockaddr_storage la;
 	socklen_t ll = sizeof(la);
-	int nfd, fd = -1, on = 1;
+	int nfd = g_socket_get_fd(gs), fd = -1, on = 1;
 	uint32_t id;
 
-	if (gs == NULL)
+	if (getsockname(nfd, (struct sockaddr *)&la, &ll) != 0)
 		return -1;
-	nfd = g_socket_get_fd(gs);
-	if (getsockname(nfd, (struct sockaddr *)&la, &ll) != 0 ||
-	    setsockopt(nfd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
+	for (size_t k = 0; k < i->ntwins; k++)
+		if (memcmp(&i->twins[k].la, &la, ll) == 0)
+			return (int)k;
+	if (i->ntwins == TWINS_MAX || g_socket_get_socket_type(gs) != G_SOCKET_TYPE_DATAGRAM)
+		return -1;
+	if (setsockopt(nfd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
 	    (fd = socket(la.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
 	    (la.ss_family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) != 0) ||
 	    bind(fd, (struct sockaddr *)&la, ll) != 0 || steer(fd) != 0) {
-		sp_info("ice: %s: the pair's port cannot be shared (%s); its data goes "
+		sp_info("ice: %s: a port of libnice's cannot be shared (%s); data on it goes "
 		    "through libnice", i->p->name, strerror(errno));
 		if (fd >= 0)
 			close(fd);
-		g_object_unref(gs);
 		return -1;
 	}
-	g_object_unref(gs);
 	/* Trains in one receive; without, one datagram at a time. */
 	if (setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof(on)) != 0)
 		sp_debug("ice: UDP_GRO: %s", strerror(errno));
@@ -397,9 +418,38 @@ fast_open(struct ice *i)
 		close(fd);
 		return -1;
 	}
-	i->fast_fd = fd;
-	i->fast_id = id;
-	return 0;
+	i->twins[i->ntwins].fd = fd;
+	i->twins[i->ntwins].id = id;
+	memset(&i->twins[i->ntwins].la, 0, sizeof(la));
+	memcpy(&i->twins[i->ntwins].la, &la, ll);
+	return (int)i->ntwins++;
+}
+
+/* Twins for every UDP socket the agent gathers from. */
+static void
+twins_open(struct ice *i)
+{
+	GPtrArray *socks = nice_agent_get_sockets(i->agent, i->stream, 1);
+
+	if (socks == NULL)
+		return;
+	for (guint k = 0; k < socks->len; k++)
+		(void)twin_open(i, g_ptr_array_index(socks, k));
+	g_ptr_array_unref(socks);
+}
+
+/* The selected pair's twin, made now if the socket is new; -1 if the pair
+ * is not on a UDP socket of libnice's (TURN) or the port cannot be shared. */
+static int
+fast_open(struct ice *i)
+{
+	GSocket *gs = nice_agent_get_selected_socket(i->agent, i->stream, 1);
+
+	if (gs == NULL)
+		return -1;
+	i->chosen = twin_open(i, gs);
+	g_object_unref(gs);
+	return i->chosen;
 }
 
 static int
@@ -417,8 +467,8 @@ pin(struct ice *i)
 
 	if (i->state != I_READY || i->p->state != M_READY)
 		return;
-	if (i->fast_fd >= 0)
-		rc = sp_tunnel_peer_pin(t, i->p->x, i->fast_id,
+	if (i->chosen >= 0)
+		rc = sp_tunnel_peer_pin(t, i->p->x, i->twins[i->chosen].id,
 		    (struct sockaddr *)&i->raddr, i->raddr_len, kind_path(combined_kind(i)));
 	else
 		rc = sp_tunnel_peer_pin(t, i->p->x, 0, (struct sockaddr *)&i->vep,
@@ -521,7 +571,7 @@ cb_selected(NiceAgent *agent, guint stream, guint comp, NiceCandidate *l, NiceCa
 		sp_info("ice: %s: %s path %s -> %s, %llu ms after ICE started%s", i->p->name,
 		    kind_name(i->local_kind), i->ltext, i->rtext,
 		    (unsigned long long)(now - i->started_ms),
-		    i->fast_fd >= 0 ? "" : " (data through libnice)");
+		    i->chosen >= 0 ? "" : " (data through libnice)");
 	} else {
 		sp_info("ice: %s: a better pair: %s %s -> %s", i->p->name,
 		    kind_name(i->local_kind), i->ltext, i->rtext);
@@ -657,7 +707,7 @@ ice_free(struct ice *i)
 {
 	if (i == NULL)
 		return;
-	fast_close(i);
+	twins_close(i);
 	if (i->has_vep)
 		sp_tunnel_stream_remove(i->m->d->tunnel, &i->vep);   /* unpins it */
 	if (i->p != NULL)
@@ -685,7 +735,7 @@ kill_agent(sp_member *m, struct mpeer *p)
 	i->dead = 1;
 	if (i->state == I_READY)
 		m->ice->fallbacks++;   /* off a direct path, onto the relay */
-	fast_close(i);
+	twins_close(i);   /* nothing more into a dead agent's sockets */
 	unpin(i);
 	if (i->has_vep) {
 		sp_tunnel_stream_remove(m->d->tunnel, &i->vep);
@@ -811,7 +861,7 @@ agent_new(sp_member *m, struct mpeer *p)
 		return NULL;
 	i->m = m;
 	i->p = p;
-	i->fast_fd = -1;
+	i->chosen = -1;
 	i->started_ms = sp_clock_mono_ms();
 	i->state = I_GATHERING;
 	do
@@ -865,6 +915,7 @@ agent_new(sp_member *m, struct mpeer *p)
 		snprintf(i->why, sizeof(i->why), "gathering-failed");
 		goto fail;
 	}
+	twins_open(i);   /* the host sockets exist once gathering has started */
 	c->started++;
 	flush_soon(m);
 	return i;
@@ -1107,10 +1158,7 @@ ice_on_link_change(sp_member *m)
 	 * relay at once, without waiting for the restart. */
 	for (size_t k = 0; k < m->npeers; k++) {
 		struct ice *i = m->peers[k]->ice;
-		struct sockaddr_storage la;
-		socklen_t ll = sizeof(la);
-		if (i == NULL || i->fast_fd < 0 ||
-		    getsockname(i->fast_fd, (struct sockaddr *)&la, &ll) != 0 || address_present(&la))
+		if (i == NULL || i->chosen < 0 || address_present(&i->twins[i->chosen].la))
 			continue;
 		sp_info("ice: %s: the pair's local address is gone; on the relay", i->p->name);
 		m->ice->fallbacks++;
@@ -1161,7 +1209,7 @@ ice_status(const sp_member *m, const struct mpeer *p, sp_ctl_reply *r)
 	    i->rtext[0] ? i->rtext : "-",
 	    (unsigned long long)((now - i->started_ms) / 1000),
 	    i->selected_ms ? (long long)(i->selected_ms - i->started_ms) : -1LL,
-	    (unsigned long long)i->switches, i->fast_fd >= 0 ? "yes" : "no",
+	    (unsigned long long)i->switches, i->chosen >= 0 ? "yes" : "no",
 	    (unsigned long long)i->slow_rx, (unsigned long long)i->slow_tx,
 	    i->why[0] ? " why=" : "", i->why);
 }
