@@ -1,10 +1,10 @@
 /* The control plane's messages (see sp_member.h). */
 #include "sp_member.h"
 
-#include <arpa/inet.h>
 #include <sodium.h>
 #include <string.h>
 
+#include "sp_platform.h"
 #include "sp_wire.h"
 
 enum {
@@ -83,39 +83,18 @@ text_ok(const char *s, size_t cap, size_t min)
 	return 1;
 }
 
-/* "ADDR:PORT": an IPv4 literal or an IPv6 one in brackets, then a port of
- * 1-65535 in decimal without leading zeros, so that one address has one
- * spelling of its port. */
+/* "ADDR:PORT": an IPv4 literal or an IPv6 one in brackets (the platform's
+ * parser, pure), then a port of 1-65535 in decimal without leading zeros,
+ * so that one address has one spelling of its port. */
 static int
 addr_port_ok(const char *s)
 {
 	const char *colon = strrchr(s, ':');
-	char host[64];
-	uint8_t a[16];
-	uint32_t port = 0;
-	size_t hl, pl;
+	struct sockaddr_storage ss;
+	socklen_t len;
 
-	if (colon == NULL || (hl = (size_t)(colon - s)) == 0 || hl >= sizeof(host))
-		return 0;
-	pl = strlen(colon + 1);
-	if (pl == 0 || pl > 5 || colon[1] == '0')
-		return 0;
-	for (size_t i = 1; i <= pl; i++) {
-		if (colon[i] < '0' || colon[i] > '9')
-			return 0;
-		port = port * 10 + (uint32_t)(colon[i] - '0');
-	}
-	if (port > 65535)
-		return 0;
-	memcpy(host, s, hl);
-	host[hl] = '\0';
-	if (host[0] == '[') {
-		if (hl < 3 || host[hl - 1] != ']')
-			return 0;
-		host[hl - 1] = '\0';
-		return inet_pton(AF_INET6, host + 1, a) == 1;
-	}
-	return inet_pton(AF_INET, host, a) == 1;
+	/* A port that starts with 0 is port 0 or has a leading zero. */
+	return colon != NULL && colon[1] != '0' && sp_addr_parse(s, &ss, &len) == SP_OK;
 }
 
 /* The TURN credentials: all three, each valid, or none. */
