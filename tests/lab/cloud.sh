@@ -11,7 +11,11 @@
 #                                  gateway, joined from NODE; false (log in
 #                                  $T/join-NAME.log) if the join fails
 #   cloud_member_stop STATE        stop a member's signpostd (from its status)
+#   cloud_down [STATE...]          stop those members and the gateway, end the
+#                                  lab, and remove the UAPI sockets of the
+#                                  interfaces listed in $CLOUD_IFACES
 #   cloud_json STATE               status --json
+#   cloud_kv STATE FIELD NAME      NAME's value in a "k=v k=v" status field
 #   cloud_address NAME             NAME's overlay address (the gateway's devices)
 #   cloud_peer STATE NAME FIELD    a field of STATE's member-peers entry for NAME
 #   cloud_ice STATE NAME FIELD     a field of STATE's member-ice entry for NAME
@@ -25,6 +29,7 @@
 ZONE=${ZONE:-alice.example}
 CLOUD_GW=
 CLOUD_GWPID=
+CLOUD_IFACES=
 
 now_ns() { date +%s%N; }
 ms_since() { echo $((($(now_ns) - $1) / 1000000)); }
@@ -75,6 +80,23 @@ cloud_member_stop() {
 	done
 	kill -KILL "$_c_pid" 2>/dev/null
 	return 0
+}
+
+cloud_down() {
+	for _c_s in "$@"; do
+		cloud_member_stop "$_c_s"
+	done
+	[ -n "$CLOUD_GWPID" ] && nat_stop "$CLOUD_GWPID"
+	CLOUD_GWPID=
+	nat_lab_down
+	for _c_if in $CLOUD_IFACES; do
+		rm -f "/var/run/wireguard/$_c_if.sock"
+	done
+	return 0
+}
+
+cloud_kv() {
+	cloud_json "$1" | jq -r --arg f "$2" '.[$f] // ""' | tr ' ' '\n' | sed -n "s/^$3=//p"
 }
 
 cloud_address() {

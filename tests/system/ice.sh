@@ -42,19 +42,10 @@ N=0
 S=
 L=
 P=
-IFACES=
 
 scenario_down() {
-	[ -n "$L" ] && cloud_member_stop "$L"
-	[ -n "$P" ] && cloud_member_stop "$P"
-	[ -n "$CLOUD_GWPID" ] && nat_stop "$CLOUD_GWPID"
-	CLOUD_GWPID=
-	nat_lab_down
-	for _d_if in $IFACES; do
-		rm -f "/var/run/wireguard/$_d_if.sock"
-	done
+	cloud_down "$L" "$P"
 	L= P=
-	return 0
 }
 trap 'scenario_down; [ -n "${ICE_KEEP:-}" ] && cp -r "$T" "$ICE_KEEP"; cleanup' EXIT
 
@@ -73,24 +64,12 @@ bail() {
 	exit 1
 }
 
-verify() {
-	_v_desc=$1
-	shift
-	if "$@"; then
-		ok "$_v_desc"
-	else
-		not_ok "$_v_desc"
-		show_logs
-	fi
-}
 
 path_of() { cloud_peer "$1" "$2" path; }
 quiet() { "$@" >/dev/null 2>&1; }
 has() { printf '%s\n' "$1" | grep -q -- "$2"; }
 # relay_counter NAME: the gateway's relay counter NAME.
-relay_counter() {
-	cloud_json "$CLOUD_GW" | jq -r '.relay // ""' | tr ' ' '\n' | sed -n "s/^$1=//p"
-}
+relay_counter() { cloud_kv "$CLOUD_GW" relay "$1"; }
 ping_phone() { nat_exec laptop ping -n -6 "$@" "phone.$ZONE"; }
 
 missing=
@@ -141,7 +120,7 @@ scenario_up() {
 	L=$S/laptop
 	P=$S/phone
 	mkdir -p "$S"
-	IFACES="$IFACES spi$$g$N spi$$l$N spi$$p$N"
+	CLOUD_IFACES="$CLOUD_IFACES spi$$g$N spi$$l$N spi$$p$N"
 	echo "# ---- $LABEL"
 	nat_lab_up
 	if [ "$_u_kp" = same ]; then
@@ -272,8 +251,8 @@ transfer_done() {
 	[ "$_t_rc" -eq 0 ]
 }
 # ice_count STATE NAME: a counter of STATE's ice status field.
-ice_count() { cloud_json "$1" | jq -r '.ice' | tr ' ' '\n' | sed -n "s/^$2=//p"; }
-phone_restarts() { cloud_json "$P" | jq -r '.ice' | tr ' ' '\n' | sed -n 's/^restarts=//p'; }
+ice_count() { cloud_kv "$1" ice "$2"; }
+phone_restarts() { cloud_kv "$P" ice restarts; }
 restarted() { [ "$(phone_restarts)" -gt "$1" ]; }
 # began_relayed BYTES: part of the transfer (more than its connection's
 # handshake), not all of it, went through the relay; the pair ended direct.

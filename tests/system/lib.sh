@@ -29,6 +29,20 @@ check() {
 	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
 }
 
+# verify DESCRIPTION COMMAND...: check, and when it fails, the test's own
+# show_logs (if it has one) prints what helps.
+verify() {
+	_v_desc=$1
+	shift
+	if "$@"; then
+		ok "$_v_desc"
+	else
+		not_ok "$_v_desc"
+		command -v show_logs >/dev/null 2>&1 && show_logs
+	fi
+	return 0
+}
+
 # run_expect DESCRIPTION STATUS SUBSTRING COMMAND...: the command exits with
 # STATUS and its stderr+stdout contains SUBSTRING. Output is kept in $OUT.
 run_expect() {

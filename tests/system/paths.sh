@@ -61,11 +61,6 @@ bail() {
 	show_logs
 	exit 1
 }
-verify() {
-	_v_desc=$1
-	shift
-	if "$@"; then ok "$_v_desc"; else not_ok "$_v_desc"; show_logs; fi
-}
 now_ns() { date +%s%N; }
 json() { sp --state "$1" status --json 2>/dev/null; }
 field() { json "$1" | jq -r --arg f "$2" '.[$f] // "" | tostring'; }

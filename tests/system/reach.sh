@@ -95,16 +95,6 @@ show_logs() {
 }
 
 # verify DESCRIPTION COMMAND...: check, with the logs when it fails.
-verify() {
-	_v_desc=$1
-	shift
-	if "$@"; then
-		ok "$_v_desc"
-	else
-		not_ok "$_v_desc"
-		show_logs
-	fi
-}
 
 now_ns() { date +%s%N; }
 ms_since() { echo $((($(now_ns) - $1) / 1000000)); }

@@ -59,21 +59,15 @@ GW=$S/gw
 L=$S/laptop
 P=$S/phone
 IFG=sprv$$g
-IFACES="$IFG sprv$$l sprv$$p"
+CLOUD_IFACES="$IFG sprv$$l sprv$$p"
 STARTED=
 
 down() {
 	if [ -n "$STARTED" ]; then
-		cloud_member_stop "$L"
-		cloud_member_stop "$P"
+		cloud_down "$L" "$P"
+	else
+		cloud_down
 	fi
-	[ -n "$CLOUD_GWPID" ] && nat_stop "$CLOUD_GWPID"
-	CLOUD_GWPID=
-	nat_lab_down
-	for _d_if in $IFACES; do
-		rm -f "/var/run/wireguard/$_d_if.sock"
-	done
-	return 0
 }
 trap 'down; cleanup' EXIT
 
@@ -92,39 +86,25 @@ bail() {
 	exit 1
 }
 
-verify() {
-	_v_desc=$1
-	shift
-	if "$@"; then
-		ok "$_v_desc"
-	else
-		not_ok "$_v_desc"
-		show_logs
-	fi
-}
 
-# kv STATE FIELD NAME: NAME=N out of a "k=v k=v" status field.
-kv() {
-	cloud_json "$1" | jq -r --arg f "$2" '.[$f] // ""' | tr ' ' '\n' | sed -n "s/^$3=//p"
-}
 field() { cloud_json "$1" | jq -r --arg f "$2" '.[$f] // "" | tostring'; }
 
 # snap PREFIX: the phone's counters, then the gateway's (so that, taken
 # again after a probe in the other order, the phone's deltas bound what
 # the gateway counted of its messages).
 snap_before() {
-	eval "${1}_in=\$(kv \"\$P\" ice msgs-in) ${1}_stale=\$(kv \"\$P\" ice msgs-stale)"
-	eval "${1}_out=\$(kv \"\$P\" ice msgs-out)"
+	eval "${1}_in=\$(cloud_kv \"\$P\" ice msgs-in) ${1}_stale=\$(cloud_kv \"\$P\" ice msgs-stale)"
+	eval "${1}_out=\$(cloud_kv \"\$P\" ice msgs-out)"
 	snap_gw "$1"
 }
 snap_after() {
 	snap_gw "$1"
-	eval "${1}_in=\$(kv \"\$P\" ice msgs-in) ${1}_stale=\$(kv \"\$P\" ice msgs-stale)"
-	eval "${1}_out=\$(kv \"\$P\" ice msgs-out)"
+	eval "${1}_in=\$(cloud_kv \"\$P\" ice msgs-in) ${1}_stale=\$(cloud_kv \"\$P\" ice msgs-stale)"
+	eval "${1}_out=\$(cloud_kv \"\$P\" ice msgs-out)"
 }
 snap_gw() {
-	eval "${1}_fw=\$(kv \"\$GW\" rendezvous forwarded) ${1}_rf=\$(kv \"\$GW\" rendezvous refused)"
-	eval "${1}_rl=\$(kv \"\$GW\" rendezvous rate-limited)"
+	eval "${1}_fw=\$(cloud_kv \"\$GW\" rendezvous forwarded) ${1}_rf=\$(cloud_kv \"\$GW\" rendezvous refused)"
+	eval "${1}_rl=\$(cloud_kv \"\$GW\" rendezvous rate-limited)"
 	eval "${1}_cpr=\$(field \"\$GW\" control-plane-refused)"
 }
 # delta NAME: after's minus before's.
@@ -160,8 +140,8 @@ fenced() { sed -n 's/^fenced //p' "$T/probe-$1.out"; }
 # phone_got N: the phone's msgs-in + msgs-stale have grown by N since the
 # before snapshot.
 phone_got() {
-	_g_in=$(kv "$P" ice msgs-in)
-	_g_stale=$(kv "$P" ice msgs-stale)
+	_g_in=$(cloud_kv "$P" ice msgs-in)
+	_g_stale=$(cloud_kv "$P" ice msgs-stale)
 	# shellcheck disable=SC2154
 	[ $((${_g_in:-0} + ${_g_stale:-0} - ${b_in:-0} - ${b_stale:-0})) -ge "$1" ]
 }
