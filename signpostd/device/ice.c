@@ -666,13 +666,27 @@ host_port(const struct sockaddr_storage *ss, char host[INET6_ADDRSTRLEN], uint16
 	return SP_EINVAL;
 }
 
-/* Our addresses for host candidates: every interface's but the tunnel's
- * own (ICE through the tunnel would carry the tunnel inside itself) and
- * loopback's; link-local IPv6 too is left out. */
+/* Whether a is an address for host candidates: every interface's but the
+ * tunnel's own (ICE through the tunnel would carry the tunnel inside
+ * itself) and loopback's, IPv4 or IPv6 but link-local or the zone's /48.
+ * The one rule for gathering (add_addresses) and for noticing a change
+ * (addresses_digest). */
+static int
+candidate_address(const sp_member *m, const struct ifaddrs *a)
+{
+	if (a->ifa_addr == NULL || (a->ifa_flags & IFF_LOOPBACK) || !(a->ifa_flags & IFF_UP) ||
+	    strcmp(a->ifa_name, sp_tunnel_ifname(m->d->tunnel)) == 0)
+		return 0;
+	if (a->ifa_addr->sa_family == AF_INET6) {
+		const struct in6_addr *x = &((struct sockaddr_in6 *)a->ifa_addr)->sin6_addr;
+		return !IN6_IS_ADDR_LINKLOCAL(x) && memcmp(x->s6_addr, m->d->cloud.prefix, 6) != 0;
+	}
+	return a->ifa_addr->sa_family == AF_INET;
+}
+
 static int
 add_addresses(sp_member *m, NiceAgent *agent)
 {
-	const char *tun = sp_tunnel_ifname(m->d->tunnel);
 	struct ifaddrs *ifa, *a;
 	int n = 0;
 
@@ -680,16 +694,8 @@ add_addresses(sp_member *m, NiceAgent *agent)
 		return 0;
 	for (a = ifa; a != NULL; a = a->ifa_next) {
 		NiceAddress na;
-		if (a->ifa_addr == NULL || (a->ifa_flags & IFF_LOOPBACK) || !(a->ifa_flags & IFF_UP) ||
-		    strcmp(a->ifa_name, tun) == 0)
+		if (!candidate_address(m, a))
 			continue;
-		if (a->ifa_addr->sa_family == AF_INET6) {
-			const struct in6_addr *x = &((struct sockaddr_in6 *)a->ifa_addr)->sin6_addr;
-			if (IN6_IS_ADDR_LINKLOCAL(x) || memcmp(x->s6_addr, m->d->cloud.prefix, 6) == 0)
-				continue;
-		} else if (a->ifa_addr->sa_family != AF_INET) {
-			continue;
-		}
 		nice_address_init(&na);
 		nice_address_set_from_sockaddr(&na, a->ifa_addr);
 		nice_address_set_port(&na, 0);
@@ -1040,20 +1046,19 @@ ice_drop(sp_member *m, struct mpeer *p)
 		kill_agent(m, p);
 }
 
-/* A digest of the addresses host candidates come from (add_addresses'
- * choice): a change of routes alone restarts nothing. */
+/* A digest of the addresses host candidates come from (candidate_address):
+ * a change of routes alone, or of an address no candidate uses, restarts
+ * nothing. */
 static void
 addresses_digest(sp_member *m, uint8_t out[16])
 {
-	const char *tun = sp_tunnel_ifname(m->d->tunnel);
 	crypto_generichash_state st;
 	struct ifaddrs *ifa, *a;
 
 	crypto_generichash_init(&st, NULL, 0, 16);
 	if (getifaddrs(&ifa) == 0) {
 		for (a = ifa; a != NULL; a = a->ifa_next) {
-			if (a->ifa_addr == NULL || (a->ifa_flags & IFF_LOOPBACK) ||
-			    !(a->ifa_flags & IFF_UP) || strcmp(a->ifa_name, tun) == 0)
+			if (!candidate_address(m, a))
 				continue;
 			if (a->ifa_addr->sa_family == AF_INET)
 				crypto_generichash_update(&st, (const uint8_t *)
